@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../src/logger.ts';
+import type { MispAttribute, MispEventIndexEntry } from '../src/misp-types.ts';
+import { type MispApi, runDemotion } from '../src/run.ts';
+import type { Settings } from '../src/settings.ts';
+
+const SETTINGS: Settings = {
+  mispUrl: 'https://misp.example.org',
+  mispKey: 'k'.repeat(40),
+  mispVerifyTls: true,
+  minimalFp: 0,
+  threshold: 0.5,
+  minimalSightingDate: '1970-01-01T00:00:00Z',
+  minimalSightingEpoch: 0,
+  dryRun: false,
+  republish: 'published-only',
+  pageSize: 2,
+  artifactName: '',
+  reportDir: '',
+};
+
+function attribute(id: number, eventId: number, fp: number, extra: Partial<MispAttribute> = {}): MispAttribute {
+  return {
+    id: String(id),
+    event_id: String(eventId),
+    type: 'ip-dst',
+    value: `192.0.2.${id}`,
+    to_ids: true,
+    uuid: `uuid-${id}`,
+    timestamp: '100',
+    Sighting: Array.from({ length: fp }, (_, index) => ({
+      id: String(id * 100 + index),
+      attribute_id: String(id),
+      event_id: String(eventId),
+      org_id: '1',
+      date_sighting: '1000',
+      type: '1',
+    })),
+    Event: { id: String(eventId), info: `event ${eventId}`, uuid: `event-uuid-${eventId}` },
+    ...extra,
+  };
+}
+
+/** A MispApi double that records calls; a unit-test fake, the sandbox tests cover the HTTP side. */
+class FakeMisp implements MispApi {
+  calls: string[] = [];
+  pages: MispAttribute[][];
+  published: Record<string, boolean>;
+  failEdit = new Set<string>();
+  failPublish = new Set<string>();
+
+  constructor(pages: MispAttribute[][], published: Record<string, boolean>) {
+    this.pages = pages;
+    this.published = published;
+  }
+
+  async getVersion() {
+    return '2.5.1';
+  }
+
+  async *searchIdsAttributes() {
+    for (const page of this.pages) {
+      this.calls.push('search');
+      yield page;
+    }
+  }
+
+  async getEventIndex(ids: string[]): Promise<MispEventIndexEntry[]> {
+    this.calls.push(`index ${ids.join(',')}`);
+    return ids.filter((id) => id in this.published).map((id) => ({ id, published: this.published[id]! }));
+  }
+
+  async demoteAttribute(id: string): Promise<MispAttribute> {
+    this.calls.push(`edit ${id}`);
+    if (this.failEdit.has(id)) throw new Error('HTTP 403: You do not have permission to do that.');
+    return { ...attribute(Number(id), 0, 0), to_ids: false, timestamp: '200' };
+  }
+
+  async publishEvent(id: string) {
+    this.calls.push(`publish ${id}`);
+    if (this.failPublish.has(id)) throw new Error('HTTP 500');
+  }
+}
+
+function deps(misp: MispApi) {
+  return { misp, logger: silentLogger, now: () => new Date('2026-12-04T00:00:00Z'), toolVersion: 'test' };
+}
+
+describe('runDemotion', () => {
+  it('reads every page before the first edit', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 10, 0)], [attribute(3, 11, 1)]], { '10': true, '11': true });
+    await runDemotion(SETTINGS, deps(misp));
+
+    expect(misp.calls).toEqual(['search', 'search', 'index 10,11', 'edit 1', 'edit 3', 'publish 10', 'publish 11']);
+  });
+
+  it('publishes an event once after all of its edits', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 10, 3)], [attribute(3, 10, 1)]], { '10': true });
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(misp.calls.filter((call) => call.startsWith('publish'))).toEqual(['publish 10']);
+    expect(misp.calls.at(-1)).toBe('publish 10');
+    expect(report.events).toHaveLength(1);
+  });
+
+  it('skips an attribute returned twice across pages', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 10, 2)], [attribute(2, 10, 2)]], { '10': true });
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.counts.evaluated).toBe(2);
+    expect(misp.calls.filter((call) => call === 'edit 2')).toHaveLength(1);
+  });
+
+  it('skips deleted attributes and to_ids false', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2, { deleted: true }), attribute(2, 10, 2, { to_ids: '0' })]], {});
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.counts.evaluated).toBe(0);
+    expect(misp.calls).toEqual(['search']);
+  });
+
+  it('goes on after a failed edit and reports it', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 11, 2)]], { '10': true, '11': true });
+    misp.failEdit.add('1');
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.rows.map((row) => [row.attributeId, row.result])).toEqual([
+      ['1', 'failed'],
+      ['2', 'demoted'],
+    ]);
+    expect(report.rows[0]!.error).toContain('permission');
+    expect(report.failures).toEqual([{ operation: 'edit-attribute', id: '1', message: expect.stringContaining('403') }]);
+    expect(misp.calls).toContain('publish 11');
+    expect(misp.calls).not.toContain('publish 10');
+    expect(report.counts).toMatchObject({ demoted: 1, failed: 1 });
+  });
+
+  it('reports a failed publish', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    misp.failPublish.add('10');
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.events[0]).toMatchObject({ result: 'publish-failed', error: 'HTTP 500' });
+    expect(report.rows[0]).toMatchObject({ result: 'demoted', eventResult: 'publish-failed' });
+    expect(report.counts.failed).toBe(1);
+  });
+
+  it('does not republish an event missing from the index', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], {});
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.events[0]).toMatchObject({ publishedBefore: null, result: 'left-unpublished' });
+    expect(misp.calls).not.toContain('publish 10');
+  });
+
+  it('records timestamps of a confirmed edit', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': false });
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.rows[0]).toMatchObject({
+      attributeTimestampBefore: '100',
+      attributeTimestampAfter: '200',
+      changedAt: '2026-12-04T00:00:00.000Z',
+      eventResult: 'left-unpublished',
+    });
+  });
+
+  it('sends no change in a dry run', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    const report = await runDemotion({ ...SETTINGS, dryRun: true }, deps(misp));
+
+    expect(misp.calls).toEqual(['search', 'index 10']);
+    expect(report.rows[0]!.result).toBe('would-demote');
+    expect(report.counts).toMatchObject({ demoted: 0, wouldDemote: 1 });
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * The action entry: inputs in, report out. It wires @actions/core to the core and keeps no
+ * policy of its own.
+ */
+import * as core from '@actions/core';
+import path from 'node:path';
+import packageJson from '../package.json' with { type: 'json' };
+import type { InputName, OutputName } from './constants.ts';
+import { InputError } from './input-error.ts';
+import type { Logger } from './logger.ts';
+import { MispClient } from './misp-client.ts';
+import { renderSummaryMarkdown } from './report.ts';
+import { runDemotion } from './run.ts';
+import { parseSettings } from './settings.ts';
+import { uploadReportArtifact } from './sinks/artifact.ts';
+import { writeReportFiles } from './sinks/report-files.ts';
+
+export const actionLogger: Logger = {
+  debug: (message) => core.debug(message),
+  info: (message) => core.info(message),
+  warning: (message) => core.warning(message),
+  error: (message) => core.error(message),
+  group: (name, work) => core.group(name, work),
+};
+
+export async function run(): Promise<void> {
+  try {
+    // Masked before anything else runs, so no later log line or error can print it.
+    const key = core.getInput('misp-key');
+    if (key !== '') core.setSecret(key);
+
+    const { settings, warnings } = parseSettings(readActionInput, new Date());
+    for (const warning of warnings) core.warning(warning);
+
+    const misp = new MispClient({
+      baseUrl: settings.mispUrl,
+      key: settings.mispKey,
+      verifyTls: settings.mispVerifyTls,
+      logger: actionLogger,
+      userAgent: `misp-fp-demote/${packageJson.version}`,
+    });
+    let report;
+    try {
+      report = await runDemotion(settings, {
+        misp,
+        logger: actionLogger,
+        now: () => new Date(),
+        toolVersion: packageJson.version,
+      });
+    } finally {
+      await misp.close();
+    }
+
+    const reportDir = settings.reportDir || defaultReportDir();
+    const files = await writeReportFiles(report, reportDir);
+    core.info(`Wrote ${files.json} and ${files.csv}.`);
+
+    const setOutput = (name: OutputName, value: string | number) => core.setOutput(name, String(value));
+    setOutput('evaluated-count', report.counts.evaluated);
+    setOutput('demoted-count', settings.dryRun ? report.counts.wouldDemote : report.counts.demoted);
+    setOutput('failed-count', report.counts.failed);
+    setOutput(
+      'republished-event-ids',
+      report.events.filter((event) => event.result === 'republished').map((event) => event.eventId).join(','),
+    );
+    setOutput('report-json', files.json);
+    setOutput('report-csv', files.csv);
+
+    if (process.env.GITHUB_STEP_SUMMARY) {
+      await core.summary.addRaw(renderSummaryMarkdown(report, { warnings }), true).write();
+    }
+
+    const problems = report.failures.map((failure) => `${failure.operation} ${failure.id}`);
+    try {
+      await uploadReportArtifact(settings.artifactName, files, actionLogger);
+    } catch (error) {
+      core.error(`Uploading the report artifact failed: ${(error as Error).message}. The files are in ${files.directory}.`);
+      problems.push('upload-artifact');
+    }
+
+    // Failures do not stop the other work; the run fails at the end so that a scheduled run turns red.
+    if (problems.length > 0) {
+      core.setFailed(
+        `${problems.length} operation(s) failed: ${problems.join(', ')}. ${report.counts.demoted} attributes were demoted; see the log and the report.`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof InputError) core.setFailed(error.message);
+    else core.setFailed(`misp-fp-demote failed: ${(error as Error).message}`);
+  }
+}
+
+/** Reads an input the way the runner passes it; an input absent from the environment is unset. */
+function readActionInput(name: InputName): string | undefined {
+  const variable = `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
+  return process.env[variable] === undefined ? undefined : core.getInput(name);
+}
+
+function defaultReportDir(): string {
+  const base = process.env.RUNNER_TEMP || process.cwd();
+  return path.join(base, 'misp-fp-report');
+}

@@ -1,0 +1,105 @@
+/**
+ * The run report: what was evaluated, changed and republished. Every sink (job summary, JSON and
+ * CSV files, outputs, e-mail, GitHub issue) renders this one object, so they cannot disagree.
+ */
+import type { DecisionReason } from './evaluate.ts';
+import type { RepublishMode } from './constants.ts';
+
+/**
+ * What happened to one attribute that the policy chose to demote:
+ * - `demoted`: MISP confirmed `to_ids: false`.
+ * - `would-demote`: dry run, nothing sent.
+ * - `failed`: the edit failed or MISP's reply did not show `to_ids: false`.
+ */
+export type AttributeResult = 'demoted' | 'would-demote' | 'failed';
+
+/**
+ * What happened to an event that had at least one attribute demoted:
+ * - `republished`: `POST /events/publish` succeeded.
+ * - `left-unpublished`: it was an unpublished draft before the run, so it stays one.
+ * - `not-republished`: `republish: never`, so the edit left it unpublished.
+ * - `publish-failed`: the publish request failed.
+ * - `not-touched`: dry run, or none of its edits succeeded.
+ */
+export type EventResult = 'republished' | 'left-unpublished' | 'not-republished' | 'publish-failed' | 'not-touched';
+
+export interface ReportRow {
+  eventId: string;
+  eventUuid: string;
+  eventInfo: string;
+  attributeId: string;
+  attributeUuid: string;
+  category: string;
+  type: string;
+  value: string;
+  falsePositives: number;
+  truePositives: number;
+  /** FP / (TP + FP). */
+  ratio: number;
+  result: AttributeResult;
+  /** The attribute timestamp before the run (epoch seconds, as MISP sent it). */
+  attributeTimestampBefore: string;
+  /** The attribute timestamp MISP returned after the edit; empty when not edited. */
+  attributeTimestampAfter: string;
+  /** ISO 8601 time at which MISP confirmed the edit; empty when not edited. */
+  changedAt: string;
+  /** What happened to the attribute's event afterwards. */
+  eventResult: EventResult;
+  /** Why the edit failed; empty otherwise. */
+  error: string;
+}
+
+export interface EventOutcome {
+  eventId: string;
+  eventUuid: string;
+  eventInfo: string;
+  /** Whether the event was published before this run touched it; null when MISP did not say. */
+  publishedBefore: boolean | null;
+  result: EventResult;
+  /** ISO 8601 time of the successful publish; empty otherwise. */
+  publishedAt: string;
+  error: string;
+}
+
+export interface ReportFailure {
+  /** Which request failed. */
+  operation: 'edit-attribute' | 'publish-event' | 'read-event';
+  /** The attribute or event id the request was about. */
+  id: string;
+  message: string;
+}
+
+/** The settings a report states, so that a reader can reproduce the decision. Never holds secrets. */
+export interface ReportSettings {
+  mispUrl: string;
+  minimalFp: number;
+  threshold: number;
+  minimalSightingDate: string;
+  minimalSightingEpoch: number;
+  dryRun: boolean;
+  republish: RepublishMode;
+  pageSize: number;
+}
+
+export interface RunReport {
+  tool: { name: 'misp-fp-demote'; version: string };
+  startedAt: string;
+  finishedAt: string;
+  mispVersion: string;
+  settings: ReportSettings;
+  counts: {
+    /** Attributes with to_ids set that the policy evaluated. */
+    evaluated: number;
+    /** Attributes MISP confirmed as to_ids false. */
+    demoted: number;
+    /** Attributes the policy would demote in a dry run. */
+    wouldDemote: number;
+    /** Failed edits plus failed publishes. */
+    failed: number;
+    /** How many attributes got each decision reason. */
+    byReason: Record<DecisionReason, number>;
+  };
+  rows: ReportRow[];
+  events: EventOutcome[];
+  failures: ReportFailure[];
+}

@@ -1,0 +1,250 @@
+/**
+ * Reads and validates the inputs into one typed Settings object. Every entry point (action,
+ * command line) goes through parseSettings, and nothing talks to MISP before it has passed.
+ */
+import { INPUT_DEFAULTS, type InputName, MAX_PAGE_SIZE, REPUBLISH_MODES, type RepublishMode } from './constants.ts';
+import { InputError } from './input-error.ts';
+
+export interface Settings {
+  /** Scheme and host (and port) of the MISP server, without a trailing slash. */
+  mispUrl: string;
+  mispKey: string;
+  mispVerifyTls: boolean;
+  minimalFp: number;
+  threshold: number;
+  /** The minimal-sighting-date input as given, for reports. */
+  minimalSightingDate: string;
+  /** Sightings count only when date_sighting is strictly greater than this (epoch seconds). */
+  minimalSightingEpoch: number;
+  dryRun: boolean;
+  republish: RepublishMode;
+  pageSize: number;
+  /** Empty: write the report files and upload nothing. */
+  artifactName: string;
+  /** Empty: the entry point picks a folder. */
+  reportDir: string;
+}
+
+/**
+ * Returns the raw value of an input, or undefined when it is not set. An empty value also means
+ * the default, except for artifact-name, where it means "upload nothing".
+ */
+export type InputSource = (name: InputName) => string | undefined;
+
+/** Messages a user should see before the run starts, such as a disabled TLS check. */
+export interface ParsedSettings {
+  settings: Settings;
+  warnings: string[];
+}
+
+const MISP_KEY_PATTERN = /^[A-Za-z0-9]{40}$/;
+const RELATIVE_AGE_PATTERN = /^(\d+)\s*([smhdw])$/i;
+const AGE_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+/** Characters @actions/artifact rejects in an artifact name. */
+const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\r\n\\/]/;
+
+/**
+ * Parses every input, collecting all problems so that one failed run lists them all.
+ * `now` is the clock for relative ages and for rejecting future dates.
+ */
+export function parseSettings(get: InputSource, now: Date): ParsedSettings {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const read = (name: InputName): string => {
+    const value = get(name)?.trim() ?? '';
+    return value === '' ? INPUT_DEFAULTS[name] : value;
+  };
+  const check = <T>(parse: () => T, fallback: T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      problems.push((error as Error).message);
+      return fallback;
+    }
+  };
+
+  const mispUrl = check(() => parseMispUrl(read('misp-url'), warnings), '');
+  const mispKey = check(() => parseMispKey(read('misp-key')), '');
+  const mispVerifyTls = check(() => parseBoolean('misp-verify-tls', read('misp-verify-tls')), true);
+  if (!mispVerifyTls) {
+    warnings.push(
+      'misp-verify-tls is false: the MISP server certificate is not checked, so anyone on the network path can read the API key. Use it only for a test server.',
+    );
+  }
+
+  const minimalSightingDate = read('minimal-sighting-date');
+  const settings: Settings = {
+    mispUrl,
+    mispKey,
+    mispVerifyTls,
+    minimalFp: check(() => parseMinimalFp(read('minimal-fp')), 0),
+    threshold: check(() => parseThreshold(read('threshold')), 0.5),
+    minimalSightingDate,
+    minimalSightingEpoch: check(() => parseSightingDate(minimalSightingDate, now), 0),
+    dryRun: check(() => parseBoolean('dry-run', read('dry-run')), false),
+    republish: check(() => parseEnum('republish', read('republish'), REPUBLISH_MODES), 'published-only'),
+    pageSize: check(() => parsePageSize(read('page-size')), 1000),
+    artifactName: check(() => parseArtifactName(get('artifact-name')?.trim() ?? INPUT_DEFAULTS['artifact-name']), ''),
+    reportDir: read('report-dir'),
+  };
+
+  if (problems.length > 0) throw new InputError(problems);
+  return { settings, warnings };
+}
+
+function parseMispUrl(text: string, warnings: string[]): string {
+  const fix = 'set it to the base URL of the MISP server, such as https://misp.example.org';
+  if (text === '') throw new Error(`misp-url is missing: ${fix}.`);
+
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`misp-url "${text}" is not a valid URL: ${fix}.`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new Error(`misp-url "${text}" must start with https:// or http://: ${fix}.`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new Error('misp-url must not contain a user name or password: pass the API key in misp-key instead.');
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    throw new Error(`misp-url "${text}" has a path, query or fragment: ${fix} (the action adds the API paths itself).`);
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    warnings.push(`misp-url uses plain http to ${url.hostname}: the API key crosses the network unencrypted. Use https.`);
+  }
+  return url.origin;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+function parseMispKey(text: string): string {
+  if (text === '') {
+    throw new Error('misp-key is missing: pass the MISP API key from a secret, such as misp-key: ${{ secrets.MISP_KEY }}.');
+  }
+  // The key itself is never echoed, only its shape.
+  if (!MISP_KEY_PATTERN.test(text)) {
+    throw new Error(
+      `misp-key is invalid: a MISP API key is 40 letters and digits, this one has ${text.length} characters${/\s/.test(text) ? ' including white space' : ''}. Copy the key from MISP (Administration > List Auth Keys) without a prefix such as "Bearer".`,
+    );
+  }
+  return text;
+}
+
+/** Accepts the YAML 1.2 core booleans, as core.getBooleanInput does. */
+export function parseBoolean(name: string, text: string): boolean {
+  if (['true', 'True', 'TRUE'].includes(text)) return true;
+  if (['false', 'False', 'FALSE'].includes(text)) return false;
+  throw new Error(`${name} "${text}" is not a boolean: use true or false.`);
+}
+
+function parseEnum<T extends string>(name: string, text: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(text)) return text as T;
+  throw new Error(`${name} "${text}" is not valid: use one of ${allowed.join(', ')}.`);
+}
+
+function parseMinimalFp(text: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new Error(`minimal-fp "${text}" is not valid: use a whole number, 0 or more (the default 0 demotes from the first false positive).`);
+  }
+  return Number(text);
+}
+
+function parseThreshold(text: string): number {
+  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 0 && value <= 1)) {
+    throw new Error(`threshold "${text}" is not valid: use a decimal number from 0 to 1, such as 0.50 (half of the counted sightings are false positives).`);
+  }
+  return value;
+}
+
+function parsePageSize(text: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 1 && value <= MAX_PAGE_SIZE)) {
+    throw new Error(`page-size "${text}" is not valid: use a whole number from 1 to ${MAX_PAGE_SIZE} (default 1000).`);
+  }
+  return value;
+}
+
+function parseArtifactName(text: string): string {
+  if (ARTIFACT_NAME_FORBIDDEN.test(text)) {
+    throw new Error(`artifact-name "${text}" is not valid: leave out the characters " : < > | * ? \\ / and line breaks, or leave it empty to upload nothing.`);
+  }
+  return text;
+}
+
+/**
+ * Parses the minimal sighting date into epoch seconds. Accepted: ISO 8601 with a time zone or
+ * read as UTC without one, "YYYY-MM-DD HH:MM:SS" (UTC; PyMISP's script reads it in the host's
+ * local time), a date alone (midnight UTC), epoch seconds, or an age before `now` such as 90d.
+ */
+export function parseSightingDate(text: string, now: Date): number {
+  const nowEpoch = Math.floor(now.getTime() / 1000);
+  const fix = 'use ISO 8601 (2026-06-01T00:00:00Z), "YYYY-MM-DD HH:MM:SS" (UTC), epoch seconds, or an age such as 90d';
+
+  let epoch: number;
+  const age = RELATIVE_AGE_PATTERN.exec(text);
+  if (age) {
+    epoch = nowEpoch - Number(age[1]) * (AGE_UNIT_SECONDS[age[2]!.toLowerCase()] ?? Number.NaN);
+  } else if (/^\d+$/.test(text)) {
+    epoch = Number(text);
+  } else {
+    epoch = parseCalendarDate(text);
+  }
+
+  if (!Number.isSafeInteger(epoch) || epoch < 0) {
+    throw new Error(`minimal-sighting-date "${text}" is not a date: ${fix}.`);
+  }
+  if (epoch > nowEpoch) {
+    throw new Error(`minimal-sighting-date "${text}" is in the future, so no sighting would count: use a date in the past or an age such as 90d.`);
+  }
+  return epoch;
+}
+
+const CALENDAR_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+
+function parseCalendarDate(text: string): number {
+  const match = CALENDAR_PATTERN.exec(text);
+  if (!match) return Number.NaN;
+
+  const [, year, month, day, hour = '0', minute = '0', second = '0', , zone] = match;
+  const fields = [Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)] as const;
+  const utcMillis = Date.UTC(...fields);
+  // Date.UTC rolls 2026-02-30 over to March; a date that does not round-trip is invalid.
+  const check = new Date(utcMillis);
+  const sameFields =
+    check.getUTCFullYear() === fields[0] &&
+    check.getUTCMonth() === fields[1] &&
+    check.getUTCDate() === fields[2] &&
+    check.getUTCHours() === fields[3] &&
+    check.getUTCMinutes() === fields[4] &&
+    check.getUTCSeconds() === fields[5];
+  if (!sameFields) return Number.NaN;
+
+  return Math.floor(utcMillis / 1000) - zoneOffsetSeconds(zone);
+}
+
+function zoneOffsetSeconds(zone: string | undefined): number {
+  if (zone === undefined || zone.toUpperCase() === 'Z') return 0;
+  const sign = zone.startsWith('-') ? -1 : 1;
+  const digits = zone.slice(1).replace(':', '');
+  return sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2, 4)) * 60);
+}
+
+/** The settings a report may show: everything but the key. */
+export function reportSettings(settings: Settings) {
+  return {
+    mispUrl: settings.mispUrl,
+    minimalFp: settings.minimalFp,
+    threshold: settings.threshold,
+    minimalSightingDate: settings.minimalSightingDate,
+    minimalSightingEpoch: settings.minimalSightingEpoch,
+    dryRun: settings.dryRun,
+    republish: settings.republish,
+    pageSize: settings.pageSize,
+  };
+}

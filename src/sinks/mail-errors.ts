@@ -1,0 +1,109 @@
+/**
+ * Turns nodemailer errors into messages that name the failed step and the input to fix. The
+ * SMTP password is removed from every text taken from the error, in plain and in base64 form,
+ * because server replies and transaction logs can echo the AUTH exchange.
+ */
+import type { MailSettings } from '../notify-settings.ts';
+
+/** The fields of a nodemailer error this module reads (see nodemailer's errors.d.ts). */
+interface SmtpError {
+  code?: string;
+  originalCode?: string;
+  /** Set on ETIMEDOUT: CONNECT_TIMEOUT, GREETING_TIMEOUT or SOCKET_TIMEOUT. */
+  timeoutType?: string;
+  response?: string;
+  responseCode?: number;
+  message?: string;
+}
+
+const CERTIFICATE_PROBLEM =
+  /certificate|self[- ]signed|unable to verify|altnames|CERT_|UNABLE_TO_GET_ISSUER|DEPTH_ZERO|SELF_SIGNED|ERR_TLS_CERT/i;
+const TLS_ON_PLAIN_PORT = /wrong version number|packet length too long|unknown protocol|ERR_SSL_WRONG_VERSION/i;
+
+/** Builds the message for a failed send; the password never appears in it. */
+export function describeMailError(error: unknown, settings: MailSettings, timeoutMs: number): string {
+  const smtp = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SmtpError;
+  const scrub = (text: string) => scrubSecret(text, settings.user, settings.password);
+  const server = `${settings.host}:${settings.port}`;
+  const code = smtp.code ?? '';
+  const detail = scrub(smtp.message ?? '');
+  const reply = smtp.response ? ` (server replied: ${scrub(smtp.response)})` : '';
+  const seconds = Math.round(timeoutMs / 1000);
+
+  if (code === 'EAUTH') {
+    return `SMTP authentication failed for user "${settings.user}" on ${server}${reply}: check smtp-user and smtp-password.`;
+  }
+  if (smtp.responseCode === 530) {
+    return `The SMTP server ${server} requires authentication${reply}: set smtp-user and smtp-password.`;
+  }
+  if (CERTIFICATE_PROBLEM.test(`${detail} ${smtp.originalCode ?? ''}`)) {
+    return (
+      `The TLS certificate of the SMTP server ${server} could not be verified (${detail}): ` +
+      'set smtp-ca-cert to the CA certificate that signed it, and check that smtp-host is a name the certificate lists.'
+    );
+  }
+  if (code === 'ETLS' && smtp.response) {
+    return (
+      `The SMTP server ${server} refused STARTTLS${reply}: set smtp-security to tls if the port expects TLS from the first byte (usually 465), ` +
+      'or to none if the server offers no encryption at all (the report and password then cross the network unencrypted).'
+    );
+  }
+  if (TLS_ON_PLAIN_PORT.test(detail)) {
+    return `The TLS handshake with the SMTP server ${server} failed (${detail}): if the port expects STARTTLS (usually 587 or 25), set smtp-security to starttls.`;
+  }
+  if (code === 'ETLS') {
+    return `The TLS connection to the SMTP server ${server} failed (${detail}): check smtp-security and smtp-port.`;
+  }
+  if (code === 'EDNS') {
+    return `The SMTP host "${settings.host}" could not be resolved (${smtp.originalCode ?? detail}): check smtp-host.`;
+  }
+  if (code === 'ETIMEDOUT') return describeTimeout(smtp.timeoutType, server, seconds);
+  if (smtp.originalCode === 'ECONNREFUSED' || /ECONNREFUSED/.test(detail)) {
+    return `Could not connect to the SMTP server ${server}: connection refused. Check smtp-host and smtp-port, and that the server accepts connections from this runner.`;
+  }
+  if (code === 'ECONNECTION' || code === 'ESOCKET') {
+    return `The connection to the SMTP server ${server} failed (${detail}): check smtp-host, smtp-port and smtp-security.`;
+  }
+  if (code === 'EENVELOPE') {
+    return `The SMTP server ${server} rejected the sender or the recipients${reply}: check mail-from and mail-to, and that the server relays mail from this sender.`;
+  }
+  if (code === 'EMESSAGE') {
+    return `The SMTP server ${server} rejected the report message${reply}.`;
+  }
+  return `Sending the report e-mail through ${server} failed${code === '' ? '' : ` (${code})`}: ${detail}`;
+}
+
+function describeTimeout(timeoutType: string | undefined, server: string, seconds: number): string {
+  if (timeoutType === 'GREETING_TIMEOUT') {
+    return (
+      `The SMTP server ${server} sent no greeting within ${seconds} s: ` +
+      'if the port expects TLS from the first byte (usually 465), set smtp-security to tls.'
+    );
+  }
+  if (timeoutType === 'CONNECT_TIMEOUT') {
+    return `Connecting to the SMTP server ${server} timed out after ${seconds} s: check smtp-host and smtp-port, and that no firewall blocks the runner.`;
+  }
+  return `The SMTP server ${server} did not answer within ${seconds} s while the report e-mail was sent.`;
+}
+
+/**
+ * Replaces the password with [REDACTED] in `text`: as given, URL-encoded, base64-encoded alone
+ * (AUTH LOGIN) and inside the base64 AUTH PLAIN token.
+ */
+export function scrubSecret(text: string, user: string, password: string): string {
+  if (password === '') return text;
+
+  const forms = new Set([
+    password,
+    encodeURIComponent(password),
+    Buffer.from(password).toString('base64'),
+    Buffer.from(`\u0000${user}\u0000${password}`).toString('base64'),
+    Buffer.from(`${user}\u0000${user}\u0000${password}`).toString('base64'),
+  ]);
+  let scrubbed = text;
+  // Longest first, so a short form cannot split a longer one before it is replaced.
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    scrubbed = scrubbed.replaceAll(form, '[REDACTED]');
+  }
+  return scrubbed;
+}

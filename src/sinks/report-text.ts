@@ -1,0 +1,106 @@
+/**
+ * Wording shared by the e-mail and GitHub issue sinks, so both describe a run the same way.
+ * Every function reads the RunReport only.
+ */
+import type { AttributeResult, EventOutcome, EventResult, ReportRow, RunReport } from '../report-model.ts';
+import { defang } from '../defang.ts';
+
+/** Whether the run demoted, would demote or failed to change anything: the sinks stay quiet otherwise. */
+export function hasChanges(report: RunReport): boolean {
+  const { demoted, wouldDemote, failed } = report.counts;
+  return demoted + wouldDemote + failed > 0;
+}
+
+/** The number of attributes demoted, or in a dry run the number that would be. */
+export function demotedOrWouldDemote(report: RunReport): number {
+  return report.settings.dryRun ? report.counts.wouldDemote : report.counts.demoted;
+}
+
+/** `YYYY-MM-DD` (UTC) of the run start, or the raw text when it is not a date. */
+export function runDate(report: RunReport): string {
+  const date = new Date(report.startedAt);
+  return Number.isNaN(date.getTime()) ? report.startedAt : date.toISOString().slice(0, 10);
+}
+
+/** A one-line summary such as "3 attributes demoted, 1 failed" or "2 attributes would be demoted (dry run)". */
+export function headline(report: RunReport): string {
+  const { failed } = report.counts;
+  const count = demotedOrWouldDemote(report);
+  const attributes = `${count} attribute${count === 1 ? '' : 's'}`;
+  const verb = report.settings.dryRun ? 'would be demoted (dry run)' : 'demoted';
+  return failed > 0 ? `${attributes} ${verb}, ${failed} failed` : `${attributes} ${verb}`;
+}
+
+/** The settings block: name as in action.yml, then the value, so that a reader can rerun with them. */
+export function settingsEntries(report: RunReport): [name: string, value: string][] {
+  const { settings } = report;
+  const sightingDate = new Date(settings.minimalSightingEpoch * 1000);
+  const sightingIso = Number.isNaN(sightingDate.getTime()) ? '' : ` (${sightingDate.toISOString()})`;
+  return [
+    ['misp-url', settings.mispUrl],
+    ['minimal-fp', String(settings.minimalFp)],
+    ['threshold', String(settings.threshold)],
+    ['minimal-sighting-date', `${settings.minimalSightingDate}${sightingIso}`],
+    ['dry-run', String(settings.dryRun)],
+    ['republish', settings.republish],
+  ];
+}
+
+export function countEntries(report: RunReport): [name: string, value: number][] {
+  const { counts } = report;
+  return [
+    ['evaluated', counts.evaluated],
+    ['demoted', counts.demoted],
+    ['would demote (dry run)', counts.wouldDemote],
+    ['failed', counts.failed],
+  ];
+}
+
+const ATTRIBUTE_RESULT_TEXT: Record<AttributeResult, string> = {
+  demoted: 'demoted',
+  'would-demote': 'would demote',
+  failed: 'failed',
+};
+
+/** The attribute result, with the defanged error when the edit failed. */
+export function rowResultText(row: ReportRow): string {
+  const text = ATTRIBUTE_RESULT_TEXT[row.result];
+  return row.error === '' ? text : `${text}: ${defang(row.error)}`;
+}
+
+const EVENT_RESULT_TEXT: Record<EventResult, string> = {
+  republished: 'republished without e-mail',
+  'left-unpublished': 'left unpublished, because it was an unpublished draft before the run',
+  'not-republished': 'left unpublished, because republish is never',
+  'publish-failed': 'publish failed',
+  'not-touched': 'not changed',
+};
+
+export function eventResultText(event: EventOutcome): string {
+  const text = EVENT_RESULT_TEXT[event.result];
+  if (event.result === 'republished' && event.publishedAt !== '') return `${text} at ${event.publishedAt}`;
+  return event.error === '' ? text : `${text}: ${defang(event.error)}`;
+}
+
+/** Up to two sentences on what happened to the touched events, for the end of every report. */
+export function republishNotes(report: RunReport): string[] {
+  if (report.settings.dryRun) {
+    return ['Dry run: nothing was changed on MISP, and no event was published.'];
+  }
+  const notes: string[] = [];
+  const results = new Set(report.events.map((event) => event.result));
+  if (results.has('republished')) {
+    notes.push(
+      'Republished events were published with POST /events/publish, which does not send the MISP alert e-mail to the members of the orgs that can see the event.',
+    );
+  }
+  if (results.has('left-unpublished') || results.has('not-republished')) {
+    notes.push('Events marked "left unpublished" keep their changes unpublished until someone publishes them in MISP.');
+  }
+  return notes;
+}
+
+/** Defangs text from MISP (event info, values, error messages) and puts line breaks on one line. */
+export function displayText(text: string): string {
+  return defang(text).replace(/\r\n|\r|\n/g, ' ');
+}

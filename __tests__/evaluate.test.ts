@@ -94,3 +94,39 @@ describe('evaluateSightings', () => {
     expect(decision).toEqual({ demote: true, reason: 'demote', truePositives: 2, falsePositives: 2, ratio: 0.5 });
   });
 });
+
+describe('trusted organisations and sources', () => {
+  const fromOrg = (name: string, uuid: string, type: 0 | 1, source = '') => ({
+    type,
+    date_sighting: MINIMAL + 10,
+    source,
+    Organisation: { name, uuid },
+  });
+  const flood = [
+    ...Array.from({ length: 50 }, () => fromOrg('Outsider', '11111111-1111-4111-8111-111111111111', 1)),
+    fromOrg('CERT-Home', '22222222-2222-4222-8222-222222222222', 0, 'ids-sensor'),
+  ];
+
+  it('ignores a flood of false positives from an untrusted org', () => {
+    const decision = evaluateSightings(flood, { minimalFp: 0, threshold: 0.5, minimalSightingEpoch: MINIMAL, trustedOrgs: ['cert-home'] });
+    expect(decision).toMatchObject({ demote: false, falsePositives: 0, truePositives: 1 });
+  });
+
+  it('counts every org when none is trusted explicitly', () => {
+    expect(evaluateSightings(flood, { minimalFp: 0, threshold: 0.5, minimalSightingEpoch: MINIMAL }).demote).toBe(true);
+  });
+
+  it('matches an org by uuid', () => {
+    const counts = countSightings(flood, MINIMAL, { trustedOrgs: ['11111111-1111-4111-8111-111111111111'] });
+    expect(counts).toEqual({ truePositives: 0, falsePositives: 50 });
+  });
+
+  it('filters by source', () => {
+    expect(countSightings(flood, MINIMAL, { trustedSources: ['ids-sensor'] })).toEqual({ truePositives: 1, falsePositives: 0 });
+  });
+
+  it('skips a sighting without an organisation when orgs are trusted', () => {
+    const bare = [{ type: 1, date_sighting: MINIMAL + 10 }];
+    expect(countSightings(bare, MINIMAL, { trustedOrgs: ['cert-home'] }).falsePositives).toBe(0);
+  });
+});

@@ -20,6 +20,7 @@ function row(overrides: Partial<ReportRow> = {}): ReportRow {
     attributeTimestampAfter: '1780000100',
     changedAt: '2026-12-04T12:00:00.000Z',
     eventResult: 'republished',
+    eventOrg: 'ORGNAME',
     error: '',
     ...overrides,
   };
@@ -40,12 +41,20 @@ function report(rows: ReportRow[], dryRun = false): RunReport {
       dryRun,
       republish: 'published-only',
       pageSize: 1000,
+      strategy: 'full-scan',
+      maxDemotions: 100,
+      trustedOrgs: [],
+      trustedSources: [],
     },
     counts: {
       evaluated: 10,
       demoted: rows.filter((r) => r.result === 'demoted').length,
       wouldDemote: rows.filter((r) => r.result === 'would-demote').length,
       failed: 0,
+      notPermitted: 0,
+      alreadyDemoted: 0,
+      notFound: 0,
+      invisibleSightings: 0,
       byReason: { demote: rows.length, 'below-minimal-fp': 5, 'below-threshold': 1, 'no-sightings-in-window': 4 - rows.length },
     },
     rows,
@@ -53,6 +62,7 @@ function report(rows: ReportRow[], dryRun = false): RunReport {
       { eventId: '7', eventUuid: 'e-uuid', eventInfo: 'Phishing wave', publishedBefore: true, result: 'republished', publishedAt: 'x', error: '' },
     ],
     failures: [],
+    recoveredEventIds: [],
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../src/journal.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { MispAttribute, MispEventIndexEntry } from '../src/misp-types.ts';
 import { type MispApi, runDemotion } from '../src/run.ts';
@@ -8,6 +9,15 @@ const SETTINGS: Settings = {
   mispUrl: 'https://misp.example.org',
   mispKey: 'k'.repeat(40),
   mispVerifyTls: true,
+  mispCaCert: '',
+  mispClientCert: '',
+  mispClientKey: '',
+  timeoutSeconds: 60,
+  journalFile: '',
+  maxDemotions: 100,
+  maxConcurrency: 1,
+  trustedOrgs: [],
+  trustedSources: [],
   minimalFp: 0,
   threshold: 0.5,
   minimalSightingDate: '1970-01-01T00:00:00Z',
@@ -48,6 +58,9 @@ class FakeMisp implements MispApi {
   published: Record<string, boolean>;
   failEdit = new Set<string>();
   failPublish = new Set<string>();
+  /** Attributes whose to_ids someone else turned off after the search. */
+  changedSinceSearch = new Set<string>();
+  role: Record<string, boolean> = { perm_modify: true, perm_modify_org: true, perm_publish: true, perm_site_admin: false };
 
   constructor(pages: MispAttribute[][], published: Record<string, boolean>) {
     this.pages = pages;
@@ -56,6 +69,18 @@ class FakeMisp implements MispApi {
 
   async getVersion() {
     return '2.5.1';
+  }
+
+  async getCurrentUser() {
+    return { User: { id: '1', email: 'admin@example.org' }, Role: { name: 'Publisher', ...this.role }, Organisation: { id: '1', name: 'ORGNAME' } };
+  }
+
+  async getAttributesByUuid(uuids: string[]): Promise<MispAttribute[]> {
+    this.calls.push('recheck');
+    return this.pages
+      .flat()
+      .filter((attribute) => uuids.includes(attribute.uuid))
+      .map((attribute) => ({ ...attribute, to_ids: !this.changedSinceSearch.has(String(attribute.id)) }));
   }
 
   async *searchIdsAttributes() {
@@ -67,7 +92,9 @@ class FakeMisp implements MispApi {
 
   async getEventIndex(ids: string[]): Promise<MispEventIndexEntry[]> {
     this.calls.push(`index ${ids.join(',')}`);
-    return ids.filter((id) => id in this.published).map((id) => ({ id, published: this.published[id]! }));
+    return ids
+      .filter((id) => id in this.published)
+      .map((id) => ({ id, published: this.published[id]!, org_id: id === '99' ? '2' : '1', Org: { id: id === '99' ? '2' : '1', name: id === '99' ? 'Other CERT' : 'ORGNAME' } }) as MispEventIndexEntry);
   }
 
   async demoteAttribute(id: string): Promise<MispAttribute> {
@@ -82,8 +109,8 @@ class FakeMisp implements MispApi {
   }
 }
 
-function deps(misp: MispApi) {
-  return { misp, logger: silentLogger, now: () => new Date('2026-12-04T00:00:00Z'), toolVersion: 'test' };
+function deps(misp: MispApi, journal = new MemoryJournal()) {
+  return { misp, logger: silentLogger, now: () => new Date('2026-12-04T00:00:00Z'), toolVersion: 'test', journal };
 }
 
 describe('runDemotion', () => {
@@ -91,7 +118,7 @@ describe('runDemotion', () => {
     const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 10, 0)], [attribute(3, 11, 1)]], { '10': true, '11': true });
     await runDemotion(SETTINGS, deps(misp));
 
-    expect(misp.calls).toEqual(['search', 'search', 'index 10,11', 'edit 1', 'edit 3', 'publish 10', 'publish 11']);
+    expect(misp.calls).toEqual(['search', 'search', 'index 10,11', 'recheck', 'edit 1', 'edit 3', 'publish 10', 'publish 11']);
   });
 
   it('publishes an event once after all of its edits', async () => {
@@ -117,6 +144,92 @@ describe('runDemotion', () => {
 
     expect(report.counts.evaluated).toBe(0);
     expect(misp.calls).toEqual(['search']);
+  });
+
+  it('reports an attribute demoted by someone else since the search', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 10, 2)]], { '10': true });
+    misp.changedSinceSearch.add('1');
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.rows.map((row) => row.result)).toEqual(['already-demoted', 'demoted']);
+    expect(misp.calls).not.toContain('edit 1');
+    expect(report.counts.alreadyDemoted).toBe(1);
+  });
+
+  it('leaves events of another organisation alone', async () => {
+    const misp = new FakeMisp([[attribute(1, 99, 2), attribute(2, 10, 2)]], { '10': true, '99': true });
+    const report = await runDemotion(SETTINGS, deps(misp));
+
+    expect(report.rows[0]).toMatchObject({ result: 'not-permitted', error: expect.stringContaining('Other CERT') });
+    expect(misp.calls).not.toContain('edit 1');
+    expect(report.failures).toEqual([]);
+    expect(report.counts.notPermitted).toBe(1);
+  });
+
+  it('fails before any change without the publish permission', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    misp.role.perm_publish = false;
+
+    await expect(runDemotion(SETTINGS, deps(misp))).rejects.toThrow(/lacks perm_publish .* set republish: never/);
+    expect(misp.calls).toEqual([]);
+  });
+
+  it('needs no publish permission with republish never', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    misp.role.perm_publish = false;
+    const report = await runDemotion({ ...SETTINGS, republish: 'never' }, deps(misp));
+
+    expect(report.counts.demoted).toBe(1);
+  });
+
+  it('needs no permission in a dry run', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    misp.role = { perm_modify: false, perm_modify_org: false, perm_publish: false, perm_site_admin: false };
+    const report = await runDemotion({ ...SETTINGS, dryRun: true }, deps(misp));
+
+    expect(report.counts.wouldDemote).toBe(1);
+  });
+
+  it('changes nothing above max-demotions', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2), attribute(2, 10, 2), attribute(3, 11, 2)]], { '10': true, '11': true });
+    const report = await runDemotion({ ...SETTINGS, maxDemotions: 2 }, deps(misp));
+
+    expect(misp.calls.filter((call) => call.startsWith('edit') || call.startsWith('publish'))).toEqual([]);
+    expect(report.rows.map((row) => row.result)).toEqual(['blocked', 'blocked', 'blocked']);
+    expect(report.failures[0]!.message).toMatch(/3 attributes .* more than max-demotions \(2\).*raise max-demotions to at least 3/);
+  });
+
+  it('journals each confirmed change', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    const journal = new MemoryJournal();
+    await runDemotion(SETTINGS, deps(misp, journal));
+
+    expect(journal.records.map((record) => record.kind)).toEqual([
+      'run-started',
+      'event-state',
+      'attribute-demoted',
+      'event-published',
+      'run-finished',
+    ]);
+  });
+
+  it('republishes events an unfinished run left unpublished', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 0)]], { '10': true, '12': false });
+    const report = await runDemotion(SETTINGS, {
+      ...deps(misp),
+      pendingEvents: [
+        { eventId: '12', publishedBefore: true },
+        { eventId: '13', publishedBefore: false },
+      ],
+    });
+
+    expect(misp.calls).toContain('publish 12');
+    expect(misp.calls).not.toContain('publish 13');
+    expect(report.recoveredEventIds).toEqual(['12', '13']);
+    expect(report.events.map((event) => [event.eventId, event.result])).toEqual([
+      ['12', 'republished'],
+      ['13', 'left-unpublished'],
+    ]);
   });
 
   it('goes on after a failed edit and reports it', async () => {
@@ -170,6 +283,7 @@ describe('runDemotion', () => {
     const report = await runDemotion({ ...SETTINGS, dryRun: true }, deps(misp));
 
     expect(misp.calls).toEqual(['search', 'index 10']);
+    expect(report.counts.wouldDemote).toBe(1);
     expect(report.rows[0]!.result).toBe('would-demote');
     expect(report.counts).toMatchObject({ demoted: 0, wouldDemote: 1 });
   });

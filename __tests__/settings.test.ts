@@ -29,6 +29,10 @@ describe('parseSettings', () => {
       mispUrl: 'https://misp.example.org',
       mispKey: KEY,
       mispVerifyTls: true,
+      mispCaCert: '',
+      mispClientCert: '',
+      mispClientKey: '',
+      timeoutSeconds: 60,
       minimalFp: 0,
       threshold: 0.5,
       minimalSightingDate: '1970-01-01T00:00:00Z',
@@ -38,6 +42,11 @@ describe('parseSettings', () => {
       pageSize: 1000,
       artifactName: 'misp-fp-report',
       reportDir: '',
+      journalFile: '',
+      maxDemotions: 100,
+      maxConcurrency: 4,
+      trustedOrgs: [],
+      trustedSources: [],
     });
     expect(warnings).toEqual([]);
   });
@@ -107,6 +116,10 @@ describe('parseSettings', () => {
     ['page-size', '1000000', /page-size "1000000" is not valid/],
     ['page-size', 'all', /page-size "all" is not valid/],
     ['artifact-name', 'report/2026', /artifact-name "report\/2026" is not valid/],
+    ['max-demotions', '0', /max-demotions "0" is not valid: use a whole number from 1 to 1000000/],
+    ['max-demotions', '-5', /max-demotions "-5" is not valid/],
+    ['max-concurrency', '64', /max-concurrency "64" is not valid: use a whole number from 1 to 32/],
+    ['timeout-seconds', 'soon', /timeout-seconds "soon" is not valid/],
   ];
 
   for (const [name, value, message] of badValues) {
@@ -116,6 +129,12 @@ describe('parseSettings', () => {
       expect(problems[0]).toMatch(message);
     });
   }
+
+  it('splits trusted lists', () => {
+    const { settings } = parse({ 'trusted-orgs': 'CERT-Home, 22222222-2222-4222-8222-222222222222,\n', 'trusted-sources': 'ids-a,ids-b' });
+    expect(settings.trustedOrgs).toEqual(['cert-home', '22222222-2222-4222-8222-222222222222']);
+    expect(settings.trustedSources).toEqual(['ids-a', 'ids-b']);
+  });
 
   it('lists every bad input at once', () => {
     const problems = problemsOf({ threshold: '2', 'page-size': '0', republish: 'x' });
@@ -132,6 +151,55 @@ describe('parseSettings', () => {
     for (const name of Object.keys(INPUT_DEFAULTS) as InputName[]) {
       expect(typeof INPUT_DEFAULTS[name]).toBe('string');
     }
+  });
+});
+
+describe('PEM inputs', () => {
+  const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIEsecret\n-----END PRIVATE KEY-----\n';
+  const files: Record<string, string> = { '/etc/misp/ca.pem': CERT, '/etc/misp/client.key': KEY_PEM };
+  const io = {
+    readFile(path: string) {
+      if (path in files) return files[path]!;
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    },
+  };
+  const parseWith = (overrides: Partial<Record<InputName, string>>) =>
+    parseSettings((name) => ({ 'misp-url': 'https://misp.example.org', 'misp-key': KEY, ...overrides })[name], NOW, io);
+
+  it('reads PEM text', () => {
+    expect(parseWith({ 'misp-ca-cert': CERT }).settings.mispCaCert).toBe(CERT.trim());
+  });
+
+  it('reads a PEM file path', () => {
+    const { settings } = parseWith({ 'misp-client-cert': CERT, 'misp-client-key': '/etc/misp/client.key' });
+    expect(settings.mispClientKey).toBe(KEY_PEM);
+  });
+
+  it('rejects a missing file', () => {
+    expect(() => parseWith({ 'misp-ca-cert': '/etc/misp/nope.pem' })).toThrow(/misp-ca-cert: the file "\/etc\/misp\/nope.pem" could not be read \(ENOENT\)/);
+  });
+
+  it('rejects a file without a certificate', () => {
+    expect(() => parseWith({ 'misp-ca-cert': '/etc/misp/client.key' })).toThrow(/misp-ca-cert does not hold a PEM certificate/);
+  });
+
+  it('rejects a client certificate without its key', () => {
+    expect(() => parseWith({ 'misp-client-cert': CERT })).toThrow(/misp-client-cert and misp-client-key go together/);
+  });
+
+  it('never echoes a private key', () => {
+    const pasted = 'not-a-pem-but-secret-material-with-BEGIN';
+    try {
+      parseWith({ 'misp-client-cert': CERT, 'misp-client-key': `-----BEGIN ${pasted}` });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain(pasted);
+    }
+  });
+
+  it('rejects timeout-seconds out of range', () => {
+    expect(() => parseWith({ 'timeout-seconds': '0' })).toThrow(/timeout-seconds "0" is not valid: use a whole number from 1 to 3600/);
   });
 });
 

@@ -11,6 +11,14 @@ export interface Policy {
   threshold: number;
   /** Count only sightings whose date_sighting is strictly greater than this (epoch seconds). */
   minimalSightingEpoch: number;
+  /**
+   * When not empty, count only sightings of these organisations (lower-cased names or UUIDs).
+   * Any organisation of a sharing community can add sightings, so without this an outside org
+   * could switch off detection of its own indicators by reporting them as false positives.
+   */
+  trustedOrgs?: readonly string[];
+  /** When not empty, count only sightings whose source is one of these. */
+  trustedSources?: readonly string[];
 }
 
 export interface SightingCounts {
@@ -27,31 +35,52 @@ export interface Decision extends SightingCounts {
   ratio: number | null;
 }
 
-/** The two fields of a sighting that the policy reads, in any form MISP sends them. */
+/** The fields of a sighting that the policy reads, in any form MISP sends them. */
 export interface SightingFields {
   type: MispNumber;
   date_sighting: MispNumber;
+  source?: string;
+  Organisation?: { uuid?: string; name?: string };
 }
 
 const TRUE_POSITIVE = 0;
 const FALSE_POSITIVE = 1;
 
 /**
- * Counts true- and false-positive sightings newer than the minimal date. Expiration sightings
- * (type 2) and sightings with an unreadable type or date are not counted.
+ * Counts true- and false-positive sightings newer than the minimal date, from trusted
+ * organisations and sources when those are set. Expiration sightings (type 2) and sightings
+ * with an unreadable type or date are not counted.
  */
-export function countSightings(sightings: Iterable<SightingFields>, minimalSightingEpoch: number): SightingCounts {
+export function countSightings(
+  sightings: Iterable<SightingFields>,
+  minimalSightingEpoch: number,
+  trust: Pick<Policy, 'trustedOrgs' | 'trustedSources'> = {},
+): SightingCounts {
   let truePositives = 0;
   let falsePositives = 0;
   for (const sighting of sightings) {
     const date = toInteger(sighting.date_sighting);
     if (!(date > minimalSightingEpoch)) continue;
+    if (!isTrusted(sighting, trust)) continue;
 
     const type = toInteger(sighting.type);
     if (type === TRUE_POSITIVE) truePositives++;
     else if (type === FALSE_POSITIVE) falsePositives++;
   }
   return { truePositives, falsePositives };
+}
+
+/** Whether a sighting comes from a trusted organisation and source; both filters apply when both are set. */
+export function isTrusted(sighting: SightingFields, trust: Pick<Policy, 'trustedOrgs' | 'trustedSources'>): boolean {
+  const orgs = trust.trustedOrgs ?? [];
+  if (orgs.length > 0) {
+    const name = sighting.Organisation?.name?.toLowerCase();
+    const uuid = sighting.Organisation?.uuid?.toLowerCase();
+    const trustedOrg = (name !== undefined && orgs.includes(name)) || (uuid !== undefined && orgs.includes(uuid));
+    if (!trustedOrg) return false;
+  }
+  const sources = trust.trustedSources ?? [];
+  return sources.length === 0 || sources.includes(sighting.source ?? '');
 }
 
 /** Decides from counted sightings, with the same rules and order as PyMISP's falsepositive_disabletoids.py. */
@@ -76,5 +105,5 @@ export function decide(counts: SightingCounts, policy: Pick<Policy, 'minimalFp' 
 
 /** Counts and decides in one step. */
 export function evaluateSightings(sightings: Iterable<SightingFields>, policy: Policy): Decision {
-  return decide(countSightings(sightings, policy.minimalSightingEpoch), policy);
+  return decide(countSightings(sightings, policy.minimalSightingEpoch, policy), policy);
 }

@@ -3,17 +3,17 @@
  * policy of its own.
  */
 import * as core from '@actions/core';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import packageJson from '../package.json' with { type: 'json' };
 import type { InputName, OutputName } from './constants.ts';
 import { InputError } from './input-error.ts';
 import type { Logger } from './logger.ts';
-import { MispClient } from './misp-client.ts';
 import { renderSummaryMarkdown } from './report.ts';
-import { runDemotion } from './run.ts';
+import { executeRun } from './execute.ts';
+import { PermissionError } from './run.ts';
 import { parseSettings } from './settings.ts';
 import { uploadReportArtifact } from './sinks/artifact.ts';
-import { writeReportFiles } from './sinks/report-files.ts';
 
 export const actionLogger: Logger = {
   debug: (message) => core.debug(message),
@@ -26,34 +26,18 @@ export const actionLogger: Logger = {
 export async function run(): Promise<void> {
   try {
     // Masked before anything else runs, so no later log line or error can print it.
-    const key = core.getInput('misp-key');
-    if (key !== '') core.setSecret(key);
+    maskSecretInput('misp-key');
+    maskSecretInput('misp-client-key');
 
     const { settings, warnings } = parseSettings(readActionInput, new Date());
     for (const warning of warnings) core.warning(warning);
+    maskPem(settings.mispClientKey);
 
-    const misp = new MispClient({
-      baseUrl: settings.mispUrl,
-      key: settings.mispKey,
-      verifyTls: settings.mispVerifyTls,
+    const { report, files, journalFile } = await executeRun(settings, {
       logger: actionLogger,
-      userAgent: `misp-fp-demote/${packageJson.version}`,
+      toolVersion: packageJson.version,
+      defaultReportDir: path.join(process.env.RUNNER_TEMP || process.cwd(), 'misp-fp-report'),
     });
-    let report;
-    try {
-      report = await runDemotion(settings, {
-        misp,
-        logger: actionLogger,
-        now: () => new Date(),
-        toolVersion: packageJson.version,
-      });
-    } finally {
-      await misp.close();
-    }
-
-    const reportDir = settings.reportDir || defaultReportDir();
-    const files = await writeReportFiles(report, reportDir);
-    core.info(`Wrote ${files.json} and ${files.csv}.`);
 
     const setOutput = (name: OutputName, value: string | number) => core.setOutput(name, String(value));
     setOutput('evaluated-count', report.counts.evaluated);
@@ -72,7 +56,10 @@ export async function run(): Promise<void> {
 
     const problems = report.failures.map((failure) => `${failure.operation} ${failure.id}`);
     try {
-      await uploadReportArtifact(settings.artifactName, files, actionLogger);
+      // The artifact's files must sit under one folder; a journal-file kept elsewhere stays out.
+      const journalInside = existsSync(journalFile) && !path.relative(files.directory, journalFile).startsWith('..');
+      const artifactFiles = journalInside ? [files.json, files.csv, journalFile] : [files.json, files.csv];
+      await uploadReportArtifact(settings.artifactName, artifactFiles, files.directory, actionLogger);
     } catch (error) {
       core.error(`Uploading the report artifact failed: ${(error as Error).message}. The files are in ${files.directory}.`);
       problems.push('upload-artifact');
@@ -85,8 +72,22 @@ export async function run(): Promise<void> {
       );
     }
   } catch (error) {
-    if (error instanceof InputError) core.setFailed(error.message);
+    if (error instanceof InputError || error instanceof PermissionError) core.setFailed(error.message);
     else core.setFailed(`misp-fp-demote failed: ${(error as Error).message}`);
+  }
+}
+
+function maskSecretInput(name: InputName): void {
+  const value = core.getInput(name);
+  if (value !== '') core.setSecret(value);
+  maskPem(value);
+}
+
+/** Masks each line of a PEM private key, because the runner matches masks line by line. */
+function maskPem(pem: string): void {
+  for (const line of pem.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (trimmed.length >= 8 && !trimmed.startsWith('-----')) core.setSecret(trimmed);
   }
 }
 
@@ -94,9 +95,4 @@ export async function run(): Promise<void> {
 function readActionInput(name: InputName): string | undefined {
   const variable = `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
   return process.env[variable] === undefined ? undefined : core.getInput(name);
-}
-
-function defaultReportDir(): string {
-  const base = process.env.RUNNER_TEMP || process.cwd();
-  return path.join(base, 'misp-fp-report');
 }

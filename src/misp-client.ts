@@ -3,18 +3,29 @@
  * needs to answer with JSON, turns every non-JSON or error reply into a MispApiError that says
  * what to fix, and never puts the API key in a message.
  */
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
+import { buildDispatcher, type ConnectionSettings } from './http.ts';
 import type { Logger } from './logger.ts';
-import { type MispAttribute, type MispErrorBody, type MispEventIndexEntry, toFlag } from './misp-types.ts';
+import {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  type RetryReason,
+  retryReasonForStatus,
+  serverRequestedDelayMs,
+} from './retry.ts';
+import { type MispAttribute, type MispCurrentUser, type MispErrorBody, type MispEventIndexEntry, toFlag } from './misp-types.ts';
 
 export interface MispClientOptions {
   baseUrl: string;
   key: string;
-  verifyTls: boolean;
+  connection: ConnectionSettings;
   logger: Logger;
   userAgent: string;
-  /** A dispatcher to use instead of the default keep-alive agent (tests, proxies). */
-  dispatcher?: Dispatcher;
+  retry?: RetryPolicy;
+  /** Waits between attempts; tests pass one that does not sleep. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
 }
 
 /** A failed MISP request. The message names the request and what to check; it never holds the key. */
@@ -32,14 +43,17 @@ export class MispApiError extends Error {
   }
 }
 
-/** Event ids per /events/index request, to keep the request body and reply small. */
-const EVENT_INDEX_BATCH = 200;
+/** Ids or uuids per lookup request, to keep each request body and reply small. */
+const LOOKUP_BATCH = 200;
 
 export class MispClient {
   private readonly baseUrl: string;
   private readonly headers: Record<string, string>;
   private readonly dispatcher: Dispatcher;
   private readonly logger: Logger;
+  private readonly retry: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
 
   constructor(options: MispClientOptions) {
     this.baseUrl = options.baseUrl;
@@ -51,16 +65,54 @@ export class MispClient {
       'content-type': 'application/json',
       'user-agent': options.userAgent,
     };
-    this.dispatcher =
-      options.dispatcher ?? new Agent({ connect: { rejectUnauthorized: options.verifyTls }, keepAliveTimeout: 10_000 });
+    this.dispatcher = buildDispatcher(options.connection);
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
   }
 
-  /** Sends one request and returns the parsed JSON reply. */
+  /**
+   * Sends one request, retrying network errors, timeouts, 429 and 5xx from proxies, and returns
+   * the parsed JSON reply. Every request MISP receives from this client is safe to repeat:
+   * searches, `to_ids: false` edits and publishes without e-mail.
+   */
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let waitedMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.attempt(method, path, body);
+      if (outcome.kind === 'done') return outcome.value as T;
+
+      const { error, reason, requestedDelayMs } = outcome;
+      if (reason === undefined || attempt >= this.retry.maxAttempts) throw error;
+
+      const delayMs = requestedDelayMs ?? backoffDelayMs(attempt, this.retry, this.random);
+      if (waitedMs + delayMs > this.retry.maxTotalWaitMs) {
+        throw new MispApiError(
+          `${error.message} Gave up after ${attempt} attempts: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`,
+          error,
+        );
+      }
+      this.logger.warning(
+        `${method} ${path}: ${reason}, attempt ${attempt} of ${this.retry.maxAttempts}; retrying in ${(delayMs / 1000).toFixed(1)} s.`,
+      );
+      await this.sleep(delayMs);
+      waitedMs += delayMs;
+    }
+  }
+
+  private async attempt(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+  ): Promise<
+    | { kind: 'done'; value: unknown }
+    | { kind: 'failed'; error: MispApiError; reason?: RetryReason; requestedDelayMs?: number }
+  > {
     const where = { method, path, status: 0 };
     this.logger.debug(`MISP ${method} ${path}`);
 
     let response: Dispatcher.ResponseData;
+    let text: string;
     try {
       response = await request(`${this.baseUrl}${path}`, {
         method,
@@ -68,17 +120,35 @@ export class MispClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher: this.dispatcher,
       });
+      text = await response.body.text();
     } catch (error) {
-      throw new MispApiError(`${method} ${path} failed: ${describeNetworkError(error, this.baseUrl)}`, where);
+      const { message, reason } = describeNetworkError(error, this.baseUrl);
+      return { kind: 'failed', error: new MispApiError(`${method} ${path} failed: ${message}`, where), reason };
     }
 
     const status = response.statusCode;
-    const text = await response.body.text();
     const contentType = String(response.headers['content-type'] ?? '');
-    const details = { ...where, status };
+    try {
+      return { kind: 'done', value: this.parseReply(method, path, status, contentType, text, response.headers) };
+    } catch (error) {
+      const reason = retryReasonForStatus(status, isJson(text));
+      const requestedDelayMs = reason ? serverRequestedDelayMs(response.headers, Date.now()) : undefined;
+      return { kind: 'failed', error: error as MispApiError, reason, requestedDelayMs };
+    }
+  }
+
+  private parseReply(
+    method: string,
+    path: string,
+    status: number,
+    contentType: string,
+    text: string,
+    headers: Record<string, string | string[] | undefined>,
+  ): unknown {
+    const details = { method, path, status };
 
     if (status >= 300 && status < 400) {
-      const location = String(response.headers.location ?? '');
+      const location = String(headers.location ?? '');
       throw new MispApiError(
         `${method} ${path}: MISP redirected to ${location || 'another page'} (HTTP ${status}) instead of answering. Check that misp-url is the MISP server itself and that the key belongs to a user allowed to use the API.`,
         details,
@@ -91,7 +161,7 @@ export class MispClient {
     } catch {
       parsed = undefined;
     }
-    if (parsed === undefined && !/json/i.test(contentType)) {
+    if (parsed === undefined && !(status >= 200 && status < 300 && text === '' && /json/i.test(contentType))) {
       throw new MispApiError(
         `${method} ${path}: the server answered HTTP ${status} with ${contentType || 'no content type'} instead of JSON. Check that misp-url points at MISP, not at a login page or a proxy.`,
         details,
@@ -101,7 +171,7 @@ export class MispClient {
     if (status < 200 || status >= 300) {
       throw new MispApiError(`${method} ${path} failed: HTTP ${status}: ${describeErrorBody(parsed, status)}`, details);
     }
-    return parsed as T;
+    return parsed;
   }
 
   async getVersion(): Promise<string> {
@@ -136,11 +206,35 @@ export class MispClient {
     }
   }
 
+  async getCurrentUser(): Promise<MispCurrentUser> {
+    return this.request<MispCurrentUser>('GET', '/users/view/me');
+  }
+
+  /**
+   * Reads attributes by uuid as MISP stores them now, without sightings. Deleted attributes and
+   * attributes the key cannot see are absent from the result.
+   */
+  async getAttributesByUuid(uuids: string[]): Promise<MispAttribute[]> {
+    const attributes: MispAttribute[] = [];
+    for (let start = 0; start < uuids.length; start += LOOKUP_BATCH) {
+      const batch = uuids.slice(start, start + LOOKUP_BATCH);
+      const reply = await this.request<{ response?: { Attribute?: MispAttribute[] } }>('POST', '/attributes/restSearch', {
+        returnFormat: 'json',
+        uuid: batch,
+        deleted: 0,
+        limit: batch.length,
+        page: 1,
+      });
+      attributes.push(...(reply?.response?.Attribute ?? []));
+    }
+    return attributes;
+  }
+
   /** Returns the index rows (with `published`) of the given events; events the key cannot see are absent. */
   async getEventIndex(eventIds: string[]): Promise<MispEventIndexEntry[]> {
     const entries: MispEventIndexEntry[] = [];
-    for (let start = 0; start < eventIds.length; start += EVENT_INDEX_BATCH) {
-      const batch = eventIds.slice(start, start + EVENT_INDEX_BATCH).map(Number);
+    for (let start = 0; start < eventIds.length; start += LOOKUP_BATCH) {
+      const batch = eventIds.slice(start, start + LOOKUP_BATCH).map(Number);
       const reply = await this.request<MispEventIndexEntry[]>('POST', '/events/index', { eventid: batch });
       if (Array.isArray(reply)) entries.push(...reply);
     }
@@ -189,27 +283,53 @@ function describeErrorBody(body: unknown, status: number): string {
   return parts.join('; ');
 }
 
-function describeNetworkError(error: unknown, baseUrl: string): string {
-  const code = (error as { code?: string; cause?: { code?: string } })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  const message = error instanceof Error ? error.message : String(error);
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return text !== '';
+  } catch {
+    return false;
+  }
+}
+
+const TLS_VERIFY_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Turns an undici or socket error into a message naming the fix, and says whether to retry. */
+function describeNetworkError(error: unknown, baseUrl: string): { message: string; reason?: RetryReason } {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  const code = (error as { code?: string })?.code ?? cause?.code ?? '';
+  const text = error instanceof Error ? error.message : String(error);
+  if (TLS_VERIFY_CODES.has(code) || TLS_VERIFY_CODES.has(cause?.code ?? '')) {
+    return {
+      message: `the TLS certificate of ${baseUrl} could not be verified (${code}): set misp-ca-cert to the CA that signed it, or, for a test server only, misp-verify-tls: false.`,
+    };
+  }
+  if (/certificate required|alert.*(handshake|certificate)|tlsv13 alert/i.test(`${text} ${cause?.message ?? ''}`)) {
+    return {
+      message: `the TLS handshake with ${baseUrl} failed (${text}): if the server requires a client certificate, set misp-client-cert and misp-client-key.`,
+    };
+  }
   switch (code) {
     case 'ECONNREFUSED':
-      return `connection to ${baseUrl} refused: check misp-url and that MISP is running.`;
+      return { message: `connection to ${baseUrl} refused: check misp-url and that MISP is running.`, reason: 'network error' };
     case 'ENOTFOUND':
+      return { message: `the host name of ${baseUrl} could not be resolved (DNS): check misp-url.` };
     case 'EAI_AGAIN':
-      return `host name of ${baseUrl} could not be resolved: check misp-url.`;
+      return { message: `the host name of ${baseUrl} could not be resolved for now (DNS): check misp-url and the runner's DNS.`, reason: 'network error' };
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
-      return `timed out waiting for ${baseUrl}.`;
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-    case 'CERT_HAS_EXPIRED':
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS certificate of ${baseUrl} could not be verified (${code}): use a certificate the runner trusts, or set misp-verify-tls: false for a test server only.`;
+      return { message: `timed out waiting for ${baseUrl}: raise timeout-seconds if MISP is slow.`, reason: 'timeout' };
     default:
-      return code ? `${message} (${code})` : message;
+      return { message: code ? `${text} (${code})` : text, reason: 'network error' };
   }
 }

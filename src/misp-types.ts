@@ -98,3 +98,10 @@ export function toId(value: unknown): string {
   if (Number.isNaN(n)) throw new TypeError(`invalid MISP id: ${JSON.stringify(value)}`);
   return String(n);
 }
+
+/** The reply of `GET /users/view/me`: the key's user, its role and its organisation. */
+export interface MispCurrentUser {
+  User?: { id?: MispNumber; email?: string; org_id?: MispNumber };
+  Role?: Record<string, unknown> & { name?: string };
+  Organisation?: MispOrganisation;
+}

@@ -9,9 +9,21 @@ import type { RepublishMode } from './constants.ts';
  * What happened to one attribute that the policy chose to demote:
  * - `demoted`: MISP confirmed `to_ids: false`.
  * - `would-demote`: dry run, nothing sent.
+ * - `blocked`: more attributes than max-demotions would be demoted, so the run changed none.
+ * - `already-demoted`: to_ids was already false when the run came to edit it.
+ * - `not-found`: deleted, or no longer visible to the key, when the run came to edit it.
+ * - `not-permitted`: its event belongs to another organisation, which MISP lets only that
+ *   organisation (or a site admin) edit.
  * - `failed`: the edit failed or MISP's reply did not show `to_ids: false`.
  */
-export type AttributeResult = 'demoted' | 'would-demote' | 'failed';
+export type AttributeResult =
+  | 'demoted'
+  | 'would-demote'
+  | 'blocked'
+  | 'already-demoted'
+  | 'not-found'
+  | 'not-permitted'
+  | 'failed';
 
 /**
  * What happened to an event that had at least one attribute demoted:
@@ -45,7 +57,9 @@ export interface ReportRow {
   changedAt: string;
   /** What happened to the attribute's event afterwards. */
   eventResult: EventResult;
-  /** Why the edit failed; empty otherwise. */
+  /** Name of the organisation that owns the event on this MISP, when MISP said. */
+  eventOrg: string;
+  /** Why the edit failed or was not sent; empty otherwise. */
   error: string;
 }
 
@@ -62,8 +76,8 @@ export interface EventOutcome {
 }
 
 export interface ReportFailure {
-  /** Which request failed. */
-  operation: 'edit-attribute' | 'publish-event' | 'read-event';
+  /** What failed. */
+  operation: 'edit-attribute' | 'publish-event' | 'max-demotions';
   /** The attribute or event id the request was about. */
   id: string;
   message: string;
@@ -79,6 +93,10 @@ export interface ReportSettings {
   dryRun: boolean;
   republish: RepublishMode;
   pageSize: number;
+  strategy: string;
+  maxDemotions: number;
+  trustedOrgs: string[];
+  trustedSources: string[];
 }
 
 export interface RunReport {
@@ -94,12 +112,21 @@ export interface RunReport {
     demoted: number;
     /** Attributes the policy would demote in a dry run. */
     wouldDemote: number;
-    /** Failed edits plus failed publishes. */
+    /** Failed edits plus failed publishes (plus one when max-demotions blocked the run). */
     failed: number;
+    /** Attributes left alone because another organisation owns their event. */
+    notPermitted: number;
+    /** Attributes found to_ids false, deleted or gone when the run came to edit them. */
+    alreadyDemoted: number;
+    notFound: number;
+    /** Sightings skipped because MISP hid their attribute from the key (`"Attribute": null`). */
+    invisibleSightings: number;
     /** How many attributes got each decision reason. */
     byReason: Record<DecisionReason, number>;
   };
   rows: ReportRow[];
   events: EventOutcome[];
   failures: ReportFailure[];
+  /** Events left unpublished by an earlier run that stopped before publishing them, found in the journal. */
+  recoveredEventIds: string[];
 }

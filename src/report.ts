@@ -78,6 +78,16 @@ export function renderSummaryMarkdown(report: RunReport, options: { warnings?: s
     '',
   );
 
+  const notes: string[] = [];
+  if (counts.notPermitted > 0) notes.push(`${counts.notPermitted} not permitted (their event belongs to another organisation)`);
+  if (counts.alreadyDemoted > 0) notes.push(`${counts.alreadyDemoted} already demoted by someone else since the search`);
+  if (counts.notFound > 0) notes.push(`${counts.notFound} deleted or no longer visible since the search`);
+  if (counts.invisibleSightings > 0) notes.push(`${counts.invisibleSightings} sightings skipped because MISP hides their attribute from the key`);
+  if (report.recoveredEventIds.length > 0) {
+    notes.push(`events ${report.recoveredEventIds.join(', ')} were left unpublished by an unfinished earlier run and are handled by this one`);
+  }
+  if (notes.length > 0) out.push(`Also: ${notes.join('; ')}.`, '');
+
   out.push('| setting | value |', '| --- | --- |');
   out.push(`| MISP | ${escapeMarkdown(settings.mispUrl)} (version ${escapeMarkdown(report.mispVersion || 'unknown')}) |`);
   out.push(`| minimal-fp | ${settings.minimalFp} |`);
@@ -85,7 +95,10 @@ export function renderSummaryMarkdown(report: RunReport, options: { warnings?: s
   out.push(
     `| minimal-sighting-date | ${escapeMarkdown(settings.minimalSightingDate)} (${new Date(settings.minimalSightingEpoch * 1000).toISOString()}) |`,
   );
-  out.push(`| dry-run | ${settings.dryRun} |`, `| republish | ${settings.republish} |`, '');
+  out.push(`| dry-run | ${settings.dryRun} |`, `| republish | ${settings.republish} |`);
+  out.push(`| strategy | ${settings.strategy} |`, `| max-demotions | ${settings.maxDemotions} |`);
+  out.push(`| trusted-orgs | ${escapeMarkdown(settings.trustedOrgs.join(', ') || 'all')} |`);
+  out.push(`| trusted-sources | ${escapeMarkdown(settings.trustedSources.join(', ') || 'all')} |`, '');
 
   out.push('| decision | attributes |', '| --- | ---: |');
   for (const [reason, label] of Object.entries(REASON_LABELS) as [DecisionReason, string][]) {

@@ -1,18 +1,25 @@
 /**
- * One demotion run: fetch and evaluate every attribute with to_ids set, then demote, then
- * republish, and return the report. All MISP I/O goes through the MispApi passed in.
+ * One demotion run: check the key's permissions, find the attributes to demote, demote them,
+ * republish their events, and return the report. All MISP I/O goes through the MispApi passed
+ * in, and every confirmed change goes to the journal before anything else happens.
  */
+import { forEachLimited } from './concurrency.ts';
+import type { JournalWriter, PendingEvent } from './journal.ts';
+import type { Logger } from './logger.ts';
+import { type MispAttribute, type MispCurrentUser, type MispEventIndexEntry, toFlag, toId } from './misp-types.ts';
+import { missingPermissions, readPermissions, type UserPermissions } from './preflight.ts';
+import type { EventOutcome, ReportFailure, ReportRow, RunReport } from './report-model.ts';
 import type { Settings } from './settings.ts';
 import { reportSettings } from './settings.ts';
-import type { Logger } from './logger.ts';
-import { type Decision, type DecisionReason, evaluateSightings } from './evaluate.ts';
-import { type MispAttribute, type MispEventIndexEntry, toFlag, toId } from './misp-types.ts';
-import type { EventOutcome, ReportFailure, ReportRow, RunReport } from './report-model.ts';
+import { collectByFullScan } from './strategies/full-scan.ts';
+import type { Candidate, CollectStrategy } from './strategies/types.ts';
 
 /** The MISP operations a run needs; MispClient implements it. */
 export interface MispApi {
   getVersion(): Promise<string>;
+  getCurrentUser(): Promise<MispCurrentUser>;
   searchIdsAttributes(pageSize: number): AsyncIterable<MispAttribute[]>;
+  getAttributesByUuid(uuids: string[]): Promise<MispAttribute[]>;
   getEventIndex(eventIds: string[]): Promise<MispEventIndexEntry[]>;
   demoteAttribute(attributeId: string): Promise<MispAttribute>;
   publishEvent(eventId: string): Promise<void>;
@@ -23,43 +30,78 @@ export interface RunDependencies {
   logger: Logger;
   now: () => Date;
   toolVersion: string;
+  journal: JournalWriter;
+  /** Events an earlier run edited and did not publish, read from its journal. */
+  pendingEvents?: PendingEvent[];
+  /** Finds the attributes to demote; the full scan when not given. */
+  strategy?: CollectStrategy;
 }
 
-/** An attribute the policy chose to demote, with what the report needs to say about it. */
-interface Candidate {
-  attribute: MispAttribute;
-  attributeId: string;
-  eventId: string;
-  decision: Decision;
+/** The key's user may not make the changes this run needs; raised before the first change. */
+export class PermissionError extends Error {
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'PermissionError';
+  }
 }
 
 export async function runDemotion(settings: Settings, deps: RunDependencies): Promise<RunReport> {
   const { misp, logger } = deps;
   const startedAt = deps.now().toISOString();
 
-  const mispVersion = await logger.group('Connect to MISP', async () => {
+  const { mispVersion, permissions } = await logger.group('Connect to MISP', async () => {
     const version = await misp.getVersion();
-    logger.info(`MISP ${settings.mispUrl} runs version ${version}.`);
-    return version;
+    const user = readPermissions(await misp.getCurrentUser());
+    logger.info(
+      `MISP ${settings.mispUrl} runs version ${version}; the key belongs to ${user.email || `user ${user.userId}`} of ${user.orgName || `org ${user.orgId}`}, role "${user.roleName}".`,
+    );
+    const problems = missingPermissions(user, settings);
+    if (problems.length > 0) throw new PermissionError(problems);
+    return { mispVersion: version, permissions: user };
   });
 
   // Every page is read and evaluated before the first edit: an edited attribute leaves the
   // to_ids result set, so editing while paging would shift later pages and skip attributes.
-  const { candidates, evaluated, byReason } = await logger.group('Fetch and evaluate attributes', () =>
-    collectCandidates(settings, deps),
+  const strategy = deps.strategy ?? collectByFullScan;
+  const collection = await logger.group('Find attributes to demote', () => strategy(settings, { misp, logger }));
+
+  const pending = new Map((deps.pendingEvents ?? []).map((event) => [event.eventId, event]));
+  if (pending.size > 0) {
+    logger.warning(
+      `An earlier run stopped after editing events ${[...pending.keys()].join(', ')} and before publishing them; this run republishes them.`,
+    );
+  }
+  const eventIndex = await logger.group('Read event state', () =>
+    readEventIndex([...collection.candidates.map((candidate) => candidate.eventId), ...pending.keys()], deps),
   );
 
-  const eventIndex = await logger.group('Read event state', () => readEventIndex(candidates, deps));
+  if (!settings.dryRun) {
+    deps.journal.append({ kind: 'run-started', at: startedAt, mispUrl: settings.mispUrl, dryRun: settings.dryRun });
+  }
 
   const failures: ReportFailure[] = [];
-  const rows = await logger.group(settings.dryRun ? 'Demote (dry run: nothing is sent)' : 'Demote attributes', () =>
-    demoteCandidates(candidates, eventIndex, settings, deps, failures),
-  );
+  const rows = collection.candidates.map((candidate) => buildRow(candidate, eventIndex.get(candidate.eventId)));
+  const blocked = collection.candidates.length > settings.maxDemotions;
+  if (blocked) {
+    const message = `${collection.candidates.length} attributes meet the demotion rule, more than max-demotions (${settings.maxDemotions}), so nothing was changed. Check the report for a flood of false-positive sightings (trusted-orgs and trusted-sources limit whose sightings count); if the list is right, raise max-demotions to at least ${collection.candidates.length} for one run.`;
+    for (const row of rows) row.result = 'blocked';
+    failures.push({ operation: 'max-demotions', id: String(settings.maxDemotions), message });
+    logger.error(message);
+  } else if (!settings.dryRun) {
+    await logger.group('Demote attributes', () =>
+      demoteRows(rows, collection.candidates, eventIndex, permissions, pending, settings, deps, failures),
+    );
+  }
 
-  const events = await logger.group('Republish events', () => republishEvents(rows, eventIndex, settings, deps, failures));
+  const events = blocked
+    ? []
+    : await logger.group('Republish events', () => republishEvents(rows, eventIndex, pending, settings, deps, failures));
   const eventResults = new Map(events.map((event) => [event.eventId, event.result]));
   for (const row of rows) row.eventResult = eventResults.get(row.eventId) ?? 'not-touched';
 
+  if (!settings.dryRun) deps.journal.append({ kind: 'run-finished', at: deps.now().toISOString() });
+
+  const count = (result: ReportRow['result']) => rows.filter((row) => row.result === result).length;
   return {
     tool: { name: 'misp-fp-demote', version: deps.toolVersion },
     startedAt,
@@ -67,99 +109,35 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
     mispVersion,
     settings: reportSettings(settings),
     counts: {
-      evaluated,
-      demoted: rows.filter((row) => row.result === 'demoted').length,
-      wouldDemote: rows.filter((row) => row.result === 'would-demote').length,
+      evaluated: collection.evaluated,
+      demoted: count('demoted'),
+      wouldDemote: settings.dryRun ? rows.length : 0,
       failed: failures.length,
-      byReason,
+      notPermitted: count('not-permitted'),
+      alreadyDemoted: count('already-demoted'),
+      notFound: count('not-found'),
+      invisibleSightings: collection.invisibleSightings,
+      byReason: collection.byReason,
     },
     rows,
     events,
     failures,
+    recoveredEventIds: [...pending.keys()],
   };
 }
 
-async function collectCandidates(settings: Settings, deps: RunDependencies) {
-  const { logger } = deps;
-  const byReason: Record<DecisionReason, number> = {
-    demote: 0,
-    'below-minimal-fp': 0,
-    'below-threshold': 0,
-    'no-sightings-in-window': 0,
-  };
-  // Keyed by id: a page boundary that moves while paging can return an attribute twice.
-  const candidates = new Map<string, Candidate>();
-  const seen = new Set<string>();
-  let pages = 0;
-
-  for await (const page of deps.misp.searchIdsAttributes(settings.pageSize)) {
-    pages++;
-    for (const attribute of page) {
-      // MISP already filters both; a server or proxy that does not must not make us touch them.
-      if (toFlag(attribute.deleted) || !toFlag(attribute.to_ids)) continue;
-
-      const attributeId = toId(attribute.id);
-      if (seen.has(attributeId)) continue;
-      seen.add(attributeId);
-
-      const decision = evaluateSightings(attribute.Sighting ?? [], settings);
-      byReason[decision.reason]++;
-      if (decision.demote) {
-        candidates.set(attributeId, { attribute, attributeId, eventId: toId(attribute.event_id), decision });
-        logger.info(
-          `Attribute ${attributeId} (event ${toId(attribute.event_id)}, ${attribute.type}): FP ${decision.falsePositives}, TP ${decision.truePositives}: demote.`,
-        );
-      }
-    }
-    logger.debug(`Read page ${pages}: ${page.length} attributes.`);
-  }
-
-  logger.info(`Evaluated ${seen.size} attributes with to_ids set in ${pages} pages; ${candidates.size} to demote.`);
-  return { candidates: [...candidates.values()], evaluated: seen.size, byReason };
-}
-
-async function readEventIndex(candidates: Candidate[], deps: RunDependencies): Promise<Map<string, MispEventIndexEntry>> {
-  const eventIds = [...new Set(candidates.map((candidate) => candidate.eventId))];
+async function readEventIndex(eventIds: string[], deps: RunDependencies): Promise<Map<string, MispEventIndexEntry>> {
+  const unique = [...new Set(eventIds)];
   const index = new Map<string, MispEventIndexEntry>();
-  if (eventIds.length === 0) return index;
+  if (unique.length === 0) return index;
 
-  for (const entry of await deps.misp.getEventIndex(eventIds)) index.set(toId(entry.id), entry);
-  for (const eventId of eventIds) {
+  for (const entry of await deps.misp.getEventIndex(unique)) index.set(toId(entry.id), entry);
+  for (const eventId of unique) {
     const entry = index.get(eventId);
     if (entry === undefined) deps.logger.warning(`Event ${eventId} is missing from /events/index: it is not republished.`);
-    else deps.logger.info(`Event ${eventId} is ${toFlag(entry.published) ? 'published' : 'an unpublished draft'}.`);
+    else deps.logger.debug(`Event ${eventId} is ${toFlag(entry.published) ? 'published' : 'an unpublished draft'}.`);
   }
   return index;
-}
-
-async function demoteCandidates(
-  candidates: Candidate[],
-  eventIndex: Map<string, MispEventIndexEntry>,
-  settings: Settings,
-  deps: RunDependencies,
-  failures: ReportFailure[],
-): Promise<ReportRow[]> {
-  const rows: ReportRow[] = [];
-  for (const candidate of candidates) {
-    const row = buildRow(candidate, eventIndex.get(candidate.eventId));
-    rows.push(row);
-    if (settings.dryRun) continue;
-
-    try {
-      const stored = await deps.misp.demoteAttribute(candidate.attributeId);
-      row.result = 'demoted';
-      row.attributeTimestampAfter = stored.timestamp === undefined ? '' : String(stored.timestamp);
-      row.changedAt = deps.now().toISOString();
-      deps.logger.info(`Demoted attribute ${candidate.attributeId} of event ${candidate.eventId}.`);
-    } catch (error) {
-      const message = (error as Error).message;
-      row.result = 'failed';
-      row.error = message;
-      failures.push({ operation: 'edit-attribute', id: candidate.attributeId, message });
-      deps.logger.error(`Demoting attribute ${candidate.attributeId} failed: ${message}`);
-    }
-  }
-  return rows;
 }
 
 function buildRow(candidate: Candidate, event: MispEventIndexEntry | undefined): ReportRow {
@@ -181,60 +159,156 @@ function buildRow(candidate: Candidate, event: MispEventIndexEntry | undefined):
     attributeTimestampAfter: '',
     changedAt: '',
     eventResult: 'not-touched',
+    eventOrg: eventOrgName(event),
     error: '',
   };
 }
 
-/** Publishes each event with at least one demoted attribute once, after all of its edits. */
+function eventOrgName(event: MispEventIndexEntry | undefined): string {
+  const owner = (event as { Org?: { name?: string } } | undefined)?.Org?.name;
+  return owner ?? event?.Orgc?.name ?? '';
+}
+
+/**
+ * Re-reads the candidates just before editing them, so that one changed since the search
+ * (already to_ids false, deleted) is reported as such instead of edited, then edits the rest.
+ */
+async function demoteRows(
+  rows: ReportRow[],
+  candidates: Candidate[],
+  eventIndex: Map<string, MispEventIndexEntry>,
+  permissions: UserPermissions,
+  pending: Map<string, PendingEvent>,
+  settings: Settings,
+  deps: RunDependencies,
+  failures: ReportFailure[],
+): Promise<void> {
+  const { logger, journal } = deps;
+  if (rows.length === 0) return;
+  const current = new Map<string, MispAttribute>();
+  for (const attribute of await deps.misp.getAttributesByUuid(candidates.map((candidate) => candidate.attribute.uuid))) {
+    current.set(attribute.uuid, attribute);
+  }
+
+  // The published state before the first edit is what decides republishing; an edit unpublishes.
+  const recorded = new Set<string>();
+  const recordEventState = (eventId: string) => {
+    if (recorded.has(eventId)) return;
+    recorded.add(eventId);
+    const publishedBefore = pending.get(eventId)?.publishedBefore ?? publishedState(eventIndex.get(eventId));
+    journal.append({ kind: 'event-state', at: deps.now().toISOString(), eventId, publishedBefore });
+  };
+
+  const editable: ReportRow[] = [];
+  for (const row of rows) {
+    const now = current.get(row.attributeUuid);
+    const event = eventIndex.get(row.eventId);
+    if (now === undefined || toFlag(now.deleted)) {
+      row.result = 'not-found';
+      row.error = 'deleted, or no longer visible to the key, since the search';
+    } else if (!toFlag(now.to_ids)) {
+      row.result = 'already-demoted';
+    } else if (!permissions.siteAdmin && event !== undefined && ownerOrgId(event) !== '' && ownerOrgId(event) !== permissions.orgId) {
+      row.result = 'not-permitted';
+      row.error = `event ${row.eventId} belongs to ${row.eventOrg || `org ${ownerOrgId(event)}`}; only that organisation or a site admin can edit it`;
+    } else {
+      editable.push(row);
+      continue;
+    }
+    logger.info(`Attribute ${row.attributeId} of event ${row.eventId}: ${row.result}${row.error ? ` (${row.error})` : ''}.`);
+  }
+
+  await forEachLimited(editable, settings.maxConcurrency, async (row) => {
+    recordEventState(row.eventId);
+    try {
+      const stored = await deps.misp.demoteAttribute(row.attributeId);
+      const at = deps.now().toISOString();
+      const timestampAfter = stored.timestamp === undefined ? '' : String(stored.timestamp);
+      // Journal first: if the process dies right here, the record of the change survives.
+      journal.append({ kind: 'attribute-demoted', at, attributeId: row.attributeId, eventId: row.eventId, timestampAfter });
+      row.result = 'demoted';
+      row.attributeTimestampAfter = timestampAfter;
+      row.changedAt = at;
+      logger.info(`Demoted attribute ${row.attributeId} of event ${row.eventId}.`);
+    } catch (error) {
+      const message = (error as Error).message;
+      if ((error as { status?: number }).status === 403) {
+        row.result = 'not-permitted';
+        row.error = message;
+        logger.warning(`MISP did not permit editing attribute ${row.attributeId}: ${message}`);
+        return;
+      }
+      row.result = 'failed';
+      row.error = message;
+      failures.push({ operation: 'edit-attribute', id: row.attributeId, message });
+      logger.error(`Demoting attribute ${row.attributeId} failed: ${message}`);
+    }
+  });
+}
+
+function ownerOrgId(event: MispEventIndexEntry): string {
+  const orgId = (event as { org_id?: unknown }).org_id;
+  return orgId === undefined ? '' : toId(orgId);
+}
+
+function publishedState(event: MispEventIndexEntry | undefined): boolean | null {
+  return event === undefined ? null : toFlag(event.published);
+}
+
+/**
+ * Publishes each event with at least one demoted attribute once, after all edits, and the events
+ * an unfinished earlier run left unpublished.
+ */
 async function republishEvents(
   rows: ReportRow[],
   eventIndex: Map<string, MispEventIndexEntry>,
+  pending: Map<string, PendingEvent>,
   settings: Settings,
   deps: RunDependencies,
   failures: ReportFailure[],
 ): Promise<EventOutcome[]> {
-  const outcomes: EventOutcome[] = [];
-  const touched = new Map<string, ReportRow>();
+  const outcomes = new Map<string, EventOutcome>();
+  const addOutcome = (eventId: string, eventUuid: string, eventInfo: string) => {
+    if (outcomes.has(eventId)) return;
+    const publishedBefore = pending.get(eventId)?.publishedBefore ?? publishedState(eventIndex.get(eventId));
+    outcomes.set(eventId, { eventId, eventUuid, eventInfo, publishedBefore, result: 'not-republished', publishedAt: '', error: '' });
+  };
   for (const row of rows) {
-    if (row.result === 'demoted' && !touched.has(row.eventId)) touched.set(row.eventId, row);
+    if (row.result === 'demoted') addOutcome(row.eventId, row.eventUuid, row.eventInfo);
+  }
+  if (!settings.dryRun) {
+    for (const eventId of pending.keys()) {
+      const entry = eventIndex.get(eventId);
+      addOutcome(eventId, entry?.uuid ?? '', entry?.info ?? '');
+    }
   }
 
-  for (const [eventId, row] of touched) {
-    const entry = eventIndex.get(eventId);
-    const publishedBefore = entry === undefined ? null : toFlag(entry.published);
-    const outcome: EventOutcome = {
-      eventId,
-      eventUuid: row.eventUuid,
-      eventInfo: row.eventInfo,
-      publishedBefore,
-      result: 'not-republished',
-      publishedAt: '',
-      error: '',
-    };
-    outcomes.push(outcome);
-
+  const toPublish: EventOutcome[] = [];
+  for (const outcome of outcomes.values()) {
     if (settings.republish === 'never') {
-      deps.logger.info(`Event ${eventId} stays unpublished (republish: never).`);
-      continue;
-    }
-    if (settings.republish === 'published-only' && publishedBefore !== true) {
+      deps.logger.info(`Event ${outcome.eventId} stays unpublished (republish: never).`);
+    } else if (settings.republish === 'published-only' && outcome.publishedBefore !== true) {
       outcome.result = 'left-unpublished';
-      deps.logger.info(`Event ${eventId} stays unpublished: it was not published before this run.`);
-      continue;
+      deps.logger.info(`Event ${outcome.eventId} stays unpublished: it was not published before this run.`);
+    } else {
+      toPublish.push(outcome);
     }
+  }
 
+  await forEachLimited(toPublish, settings.maxConcurrency, async (outcome) => {
     try {
-      await deps.misp.publishEvent(eventId);
+      await deps.misp.publishEvent(outcome.eventId);
       outcome.result = 'republished';
       outcome.publishedAt = deps.now().toISOString();
-      deps.logger.info(`Republished event ${eventId} without e-mail.`);
+      deps.journal.append({ kind: 'event-published', at: outcome.publishedAt, eventId: outcome.eventId });
+      deps.logger.info(`Republished event ${outcome.eventId} without e-mail.`);
     } catch (error) {
       const message = (error as Error).message;
       outcome.result = 'publish-failed';
       outcome.error = message;
-      failures.push({ operation: 'publish-event', id: eventId, message });
-      deps.logger.error(`Publishing event ${eventId} failed: ${message}`);
+      failures.push({ operation: 'publish-event', id: outcome.eventId, message });
+      deps.logger.error(`Publishing event ${outcome.eventId} failed: ${message}`);
     }
-  }
-  return outcomes;
+  });
+  return [...outcomes.values()];
 }

@@ -3,6 +3,7 @@
  * command line) goes through parseSettings, and nothing talks to MISP before it has passed.
  */
 import { INPUT_DEFAULTS, type InputName, MAX_PAGE_SIZE, REPUBLISH_MODES, type RepublishMode } from './constants.ts';
+import { readFileSync } from 'node:fs';
 import { InputError } from './input-error.ts';
 
 export interface Settings {
@@ -10,6 +11,11 @@ export interface Settings {
   mispUrl: string;
   mispKey: string;
   mispVerifyTls: boolean;
+  /** PEM text (read from the file when the input named a path); empty when unset. */
+  mispCaCert: string;
+  mispClientCert: string;
+  mispClientKey: string;
+  timeoutSeconds: number;
   minimalFp: number;
   threshold: number;
   /** The minimal-sighting-date input as given, for reports. */
@@ -23,6 +29,14 @@ export interface Settings {
   artifactName: string;
   /** Empty: the entry point picks a folder. */
   reportDir: string;
+  /** Empty: misp-fp-journal.jsonl in the report folder. */
+  journalFile: string;
+  maxDemotions: number;
+  maxConcurrency: number;
+  /** Lower-cased organisation names and UUIDs; empty counts every organisation. */
+  trustedOrgs: string[];
+  /** Sighting sources; empty counts every source. */
+  trustedSources: string[];
 }
 
 /**
@@ -37,6 +51,13 @@ export interface ParsedSettings {
   warnings: string[];
 }
 
+/** File access for inputs that take PEM text or a path; tests pass their own. */
+export interface SettingsIo {
+  readFile(path: string): string;
+}
+
+const defaultIo: SettingsIo = { readFile: (path) => readFileSync(path, 'utf8') };
+
 const MISP_KEY_PATTERN = /^[A-Za-z0-9]{40}$/;
 const RELATIVE_AGE_PATTERN = /^(\d+)\s*([smhdw])$/i;
 const AGE_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
@@ -47,7 +68,7 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\r\n\\/]/;
  * Parses every input, collecting all problems so that one failed run lists them all.
  * `now` is the clock for relative ages and for rejecting future dates.
  */
-export function parseSettings(get: InputSource, now: Date): ParsedSettings {
+export function parseSettings(get: InputSource, now: Date, io: SettingsIo = defaultIo): ParsedSettings {
   const problems: string[] = [];
   const warnings: string[] = [];
   const read = (name: InputName): string => {
@@ -72,11 +93,22 @@ export function parseSettings(get: InputSource, now: Date): ParsedSettings {
     );
   }
 
+  const mispCaCert = check(() => parsePem('misp-ca-cert', read('misp-ca-cert'), 'CERTIFICATE', io), '');
+  const mispClientCert = check(() => parsePem('misp-client-cert', read('misp-client-cert'), 'CERTIFICATE', io), '');
+  const mispClientKey = check(() => parsePem('misp-client-key', read('misp-client-key'), 'PRIVATE KEY', io), '');
+  if ((mispClientCert === '') !== (mispClientKey === '') && problems.length === 0) {
+    problems.push('misp-client-cert and misp-client-key go together: set both for mutual TLS, or neither.');
+  }
+
   const minimalSightingDate = read('minimal-sighting-date');
   const settings: Settings = {
     mispUrl,
     mispKey,
     mispVerifyTls,
+    mispCaCert,
+    mispClientCert,
+    mispClientKey,
+    timeoutSeconds: check(() => parseWholeNumber('timeout-seconds', read('timeout-seconds'), 1, 3600), 60),
     minimalFp: check(() => parseMinimalFp(read('minimal-fp')), 0),
     threshold: check(() => parseThreshold(read('threshold')), 0.5),
     minimalSightingDate,
@@ -86,6 +118,11 @@ export function parseSettings(get: InputSource, now: Date): ParsedSettings {
     pageSize: check(() => parsePageSize(read('page-size')), 1000),
     artifactName: check(() => parseArtifactName(get('artifact-name')?.trim() ?? INPUT_DEFAULTS['artifact-name']), ''),
     reportDir: read('report-dir'),
+    journalFile: read('journal-file'),
+    maxDemotions: check(() => parseWholeNumber('max-demotions', read('max-demotions'), 1, 1_000_000), 100),
+    maxConcurrency: check(() => parseWholeNumber('max-concurrency', read('max-concurrency'), 1, 32), 4),
+    trustedOrgs: splitList(read('trusted-orgs')).map((org) => org.toLowerCase()),
+    trustedSources: splitList(read('trusted-sources')),
   };
 
   if (problems.length > 0) throw new InputError(problems);
@@ -141,6 +178,14 @@ export function parseBoolean(name: string, text: string): boolean {
   throw new Error(`${name} "${text}" is not a boolean: use true or false.`);
 }
 
+/** Splits a comma- or newline-separated input, dropping blanks. */
+export function splitList(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
 function parseEnum<T extends string>(name: string, text: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(text)) return text as T;
   throw new Error(`${name} "${text}" is not valid: use one of ${allowed.join(', ')}.`);
@@ -162,11 +207,37 @@ function parseThreshold(text: string): number {
 }
 
 function parsePageSize(text: string): number {
+  return parseWholeNumber('page-size', text, 1, MAX_PAGE_SIZE);
+}
+
+function parseWholeNumber(name: InputName, text: string, min: number, max: number): number {
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(value >= 1 && value <= MAX_PAGE_SIZE)) {
-    throw new Error(`page-size "${text}" is not valid: use a whole number from 1 to ${MAX_PAGE_SIZE} (default 1000).`);
+  if (!(value >= min && value <= max)) {
+    throw new Error(`${name} "${text}" is not valid: use a whole number from ${min} to ${max} (default ${INPUT_DEFAULTS[name]}).`);
   }
   return value;
+}
+
+/**
+ * Reads an input that takes PEM text or the path of a PEM file, and checks that it holds a PEM
+ * block of the expected kind. A private key's text is never echoed.
+ */
+function parsePem(name: InputName, text: string, kind: 'CERTIFICATE' | 'PRIVATE KEY', io: SettingsIo): string {
+  if (text === '') return '';
+  let pem = text;
+  if (!text.includes('-----BEGIN')) {
+    try {
+      pem = io.readFile(text);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new Error(`${name}: the file "${text}" could not be read (${reason}): give PEM text or the path of a readable PEM file.`);
+    }
+  }
+  const pattern = kind === 'CERTIFICATE' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+  if (!pattern.test(pem)) {
+    throw new Error(`${name} does not hold a PEM ${kind.toLowerCase()} (a "-----BEGIN ${kind}-----" block): give PEM text or the path of a PEM file.`);
+  }
+  return pem;
 }
 
 function parseArtifactName(text: string): string {
@@ -246,5 +317,9 @@ export function reportSettings(settings: Settings) {
     dryRun: settings.dryRun,
     republish: settings.republish,
     pageSize: settings.pageSize,
+    strategy: 'full-scan',
+    maxDemotions: settings.maxDemotions,
+    trustedOrgs: settings.trustedOrgs,
+    trustedSources: settings.trustedSources,
   };
 }

@@ -12,6 +12,8 @@ import type { Logger } from './logger.ts';
 import { renderSummaryMarkdown } from './report.ts';
 import { executeRun } from './execute.ts';
 import { PermissionError } from './run.ts';
+import { notify } from './notify.ts';
+import { type NotifySettings, parseNotifySettings } from './notify-settings.ts';
 import { parseSettings } from './settings.ts';
 import { uploadReportArtifact } from './sinks/artifact.ts';
 
@@ -26,12 +28,12 @@ export const actionLogger: Logger = {
 export async function run(): Promise<void> {
   try {
     // Masked before anything else runs, so no later log line or error can print it.
-    maskSecretInput('misp-key');
-    maskSecretInput('misp-client-key');
+    for (const name of SECRET_INPUTS) maskSecretInput(name);
 
-    const { settings, warnings } = parseSettings(readActionInput, new Date());
+    const { settings, notifySettings, warnings } = readAllSettings();
     for (const warning of warnings) core.warning(warning);
     maskPem(settings.mispClientKey);
+    maskPem(notifySettings.mail.password);
 
     const { report, files, journalFile } = await executeRun(settings, {
       logger: actionLogger,
@@ -55,6 +57,21 @@ export async function run(): Promise<void> {
     }
 
     const problems = report.failures.map((failure) => `${failure.operation} ${failure.id}`);
+
+    const notified = await notify(
+      report,
+      notifySettings,
+      {
+        serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com',
+        repository: process.env.GITHUB_REPOSITORY || '',
+        runId: process.env.GITHUB_RUN_ID || '',
+        mispUrl: settings.mispUrl,
+      },
+      actionLogger,
+    );
+    setOutput('issue-url', notified.issue?.url ?? '');
+    for (const failure of notified.failures) problems.push(`${failure.sink} notification`);
+
     try {
       // The artifact's files must sit under one folder; a journal-file kept elsewhere stays out.
       const journalInside = existsSync(journalFile) && !path.relative(files.directory, journalFile).startsWith('..');
@@ -75,6 +92,30 @@ export async function run(): Promise<void> {
     if (error instanceof InputError || error instanceof PermissionError) core.setFailed(error.message);
     else core.setFailed(`misp-fp-demote failed: ${(error as Error).message}`);
   }
+}
+
+/** Inputs masked in the runner log before anything else runs. */
+const SECRET_INPUTS: InputName[] = ['misp-key', 'misp-client-key', 'smtp-password', 'github-token'];
+
+/** Parses the run and notification inputs together, so one failed run lists every bad input. */
+function readAllSettings() {
+  const problems: string[] = [];
+  let parsed: ReturnType<typeof parseSettings> | undefined;
+  let notifySettings: NotifySettings | undefined;
+  try {
+    parsed = parseSettings(readActionInput, new Date());
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(...error.problems);
+  }
+  try {
+    notifySettings = parseNotifySettings((name) => core.getInput(name), process.env);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (parsed === undefined || notifySettings === undefined) throw new InputError(problems);
+  return { settings: parsed.settings, notifySettings, warnings: [...parsed.warnings, ...notifySettings.warnings] };
 }
 
 function maskSecretInput(name: InputName): void {

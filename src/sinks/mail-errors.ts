@@ -9,7 +9,7 @@ import type { MailSettings } from '../notify-settings.ts';
 interface SmtpError {
   code?: string;
   originalCode?: string;
-  /** Set on ETIMEDOUT: CONNECT_TIMEOUT, GREETING_TIMEOUT or SOCKET_TIMEOUT. */
+  /** Set on ETIMEDOUT: CONNECT_TIMEOUT, GREETING_TIMEOUT, UPGRADE_TIMEOUT or SOCKET_TIMEOUT. */
   timeoutType?: string;
   response?: string;
   responseCode?: number;
@@ -20,7 +20,7 @@ const CERTIFICATE_PROBLEM =
   /certificate|self[- ]signed|unable to verify|altnames|CERT_|UNABLE_TO_GET_ISSUER|DEPTH_ZERO|SELF_SIGNED|ERR_TLS_CERT/i;
 const TLS_ON_PLAIN_PORT = /wrong version number|packet length too long|unknown protocol|ERR_SSL_WRONG_VERSION/i;
 
-/** Builds the message for a failed send; the password never appears in it. */
+/** Builds the message for a failed send, with the password removed. */
 export function describeMailError(error: unknown, settings: MailSettings, timeoutMs: number): string {
   const smtp = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SmtpError;
   const scrub = (text: string) => scrubSecret(text, settings.user, settings.password);
@@ -28,7 +28,6 @@ export function describeMailError(error: unknown, settings: MailSettings, timeou
   const code = smtp.code ?? '';
   const detail = scrub(smtp.message ?? '');
   const reply = smtp.response ? ` (server replied: ${scrub(smtp.response)})` : '';
-  const seconds = Math.round(timeoutMs / 1000);
 
   if (code === 'EAUTH') {
     return `SMTP authentication failed for user "${settings.user}" on ${server}${reply}: check smtp-user and smtp-password.`;
@@ -37,8 +36,10 @@ export function describeMailError(error: unknown, settings: MailSettings, timeou
     return `The SMTP server ${server} requires authentication${reply}: set smtp-user and smtp-password.`;
   }
   if (CERTIFICATE_PROBLEM.test(`${detail} ${smtp.originalCode ?? ''}`)) {
+    // Node appends a hint about --use-system-ca after a semicolon, which a workflow cannot act on.
+    const reason = detail.replace(/^Error initiating TLS - /, '').split(';')[0]!.trim();
     return (
-      `The TLS certificate of the SMTP server ${server} could not be verified (${detail}): ` +
+      `The TLS certificate of the SMTP server ${server} could not be verified (${reason}): ` +
       'set smtp-ca-cert to the CA certificate that signed it, and check that smtp-host is a name the certificate lists.'
     );
   }
@@ -48,8 +49,10 @@ export function describeMailError(error: unknown, settings: MailSettings, timeou
       'or to none if the server offers no encryption at all (the report and password then cross the network unencrypted).'
     );
   }
-  if (TLS_ON_PLAIN_PORT.test(detail)) {
-    return `The TLS handshake with the SMTP server ${server} failed (${detail}): if the port expects STARTTLS (usually 587 or 25), set smtp-security to starttls.`;
+  const plainPort = TLS_ON_PLAIN_PORT.exec(detail);
+  if (plainPort) {
+    // OpenSSL's message carries its source file and line, so only the reason phrase is kept.
+    return `The TLS handshake with the SMTP server ${server} failed (${plainPort[0]}): if the port expects STARTTLS (usually 587 or 25), set smtp-security to starttls.`;
   }
   if (code === 'ETLS') {
     return `The TLS connection to the SMTP server ${server} failed (${detail}): check smtp-security and smtp-port.`;
@@ -57,7 +60,7 @@ export function describeMailError(error: unknown, settings: MailSettings, timeou
   if (code === 'EDNS') {
     return `The SMTP host "${settings.host}" could not be resolved (${smtp.originalCode ?? detail}): check smtp-host.`;
   }
-  if (code === 'ETIMEDOUT') return describeTimeout(smtp.timeoutType, server, seconds);
+  if (code === 'ETIMEDOUT') return describeTimeout(smtp.timeoutType, server, timeoutMs);
   if (smtp.originalCode === 'ECONNREFUSED' || /ECONNREFUSED/.test(detail)) {
     return `Could not connect to the SMTP server ${server}: connection refused. Check smtp-host and smtp-port, and that the server accepts connections from this runner.`;
   }
@@ -73,17 +76,27 @@ export function describeMailError(error: unknown, settings: MailSettings, timeou
   return `Sending the report e-mail through ${server} failed${code === '' ? '' : ` (${code})`}: ${detail}`;
 }
 
-function describeTimeout(timeoutType: string | undefined, server: string, seconds: number): string {
+function describeTimeout(timeoutType: string | undefined, server: string, timeoutMs: number): string {
+  const seconds = formatSeconds(timeoutMs);
   if (timeoutType === 'GREETING_TIMEOUT') {
     return (
       `The SMTP server ${server} sent no greeting within ${seconds} s: ` +
       'if the port expects TLS from the first byte (usually 465), set smtp-security to tls.'
     );
   }
+  if (timeoutType === 'UPGRADE_TIMEOUT') {
+    return `The TLS handshake with the SMTP server ${server} timed out after ${seconds} s: check smtp-security and smtp-port.`;
+  }
   if (timeoutType === 'CONNECT_TIMEOUT') {
     return `Connecting to the SMTP server ${server} timed out after ${seconds} s: check smtp-host and smtp-port, and that no firewall blocks the runner.`;
   }
-  return `The SMTP server ${server} did not answer within ${seconds} s while the report e-mail was sent.`;
+  // sendReportMail gives an idle socket twice the setup timeout.
+  return `The SMTP server ${server} did not answer within ${formatSeconds(2 * timeoutMs)} s while the report e-mail was sent.`;
+}
+
+/** Formats milliseconds as seconds with at most one decimal, such as "30" or "0.3". */
+export function formatSeconds(milliseconds: number): string {
+  return String(Number((milliseconds / 1000).toFixed(1)));
 }
 
 /**

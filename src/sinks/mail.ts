@@ -1,6 +1,6 @@
 /**
  * The e-mail sink: sends the run report as a plain-text and HTML message with the CSV report
- * attached. Values in both bodies are defanged; the CSV attachment keeps them unchanged.
+ * attached. Values in both bodies are defanged, but the CSV attachment keeps them unchanged.
  */
 import { rootCertificates } from 'node:tls';
 import nodemailer from 'nodemailer';
@@ -15,6 +15,7 @@ import {
   eventResultText,
   hasChanges,
   headline,
+  oneLine,
   republishNotes,
   rowResultText,
   runDate,
@@ -24,12 +25,12 @@ import { describeMailError } from './mail-errors.ts';
 
 export const MAIL_ATTACHMENT_NAME = 'misp-fp-report.csv';
 
-/** Time allowed for each SMTP phase (connect, greeting, each reply), in milliseconds. */
+/** Time allowed to connect and to get the greeting, in milliseconds. An idle socket gets twice this. */
 export const DEFAULT_SMTP_TIMEOUT_MS = 30_000;
 
 export interface MailResult {
   sent: boolean;
-  /** Why no message was sent; absent when one was. */
+  /** Reason no message was sent, absent when one was. */
   reason?: string;
   /** The Message-ID header of the sent message. */
   messageId?: string;
@@ -74,7 +75,8 @@ export async function sendReportMail(
     },
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
+    // Longer than the greeting timeout, so that a silent server is reported as a missing greeting.
+    socketTimeout: 2 * timeoutMs,
     logger: false,
     debug: false,
   });
@@ -91,7 +93,7 @@ export async function sendReportMail(
       text: renderMailText(report),
       html: renderMailHtml(report),
       attachments: [{ filename: MAIL_ATTACHMENT_NAME, content: renderCsv(report), contentType: 'text/csv; charset=utf-8' }],
-      // RFC 3834: marks the message as machine-sent, so auto-responders do not answer it.
+      // RFC 3834: marks the message as machine-sent, so auto-responders do not reply to it.
       headers: { 'Auto-Submitted': 'auto-generated' },
     });
 
@@ -112,7 +114,7 @@ function toNodemailerAddress(mailbox: MailAddress): { name: string; address: str
   return { name: mailbox.name, address: mailbox.address };
 }
 
-/** Fills the mail-subject template; a dry run gets the prefix "[dry run]". */
+/** Fills the mail-subject template, and prefixes "[dry run]" in a dry run. */
 export function renderSubject(report: RunReport, template: string): string {
   const subject = fillSubject(template, {
     date: runDate(report),
@@ -124,7 +126,7 @@ export function renderSubject(report: RunReport, template: string): string {
   return report.settings.dryRun ? `[dry run] ${subject}` : subject;
 }
 
-/** The plain-text body: one line per attribute and per event, values defanged. */
+/** Renders the plain-text body: one line per attribute and per event, with values defanged. */
 export function renderMailText(report: RunReport): string {
   const lines: string[] = [];
   lines.push(`MISP false-positive demote on ${report.settings.mispUrl}: ${headline(report)}.`);
@@ -145,7 +147,7 @@ export function renderMailText(report: RunReport): string {
   for (const row of report.rows) {
     lines.push(
       `  event ${row.eventId} (${displayText(row.eventInfo)}) | attribute ${row.attributeId} | ${row.type} | ${displayText(row.value)}` +
-        ` | FP ${row.falsePositives} | TP ${row.truePositives} | ratio ${formatRatio(row.ratio)} | ${displayText(rowResultText(row))}`,
+        ` | FP ${row.falsePositives} | TP ${row.truePositives} | ratio ${formatRatio(row.ratio)} | ${oneLine(rowResultText(row))}`,
     );
   }
   lines.push('');
@@ -153,7 +155,7 @@ export function renderMailText(report: RunReport): string {
   if (report.events.length > 0) {
     lines.push(`Events (${report.events.length})`);
     for (const event of report.events) {
-      lines.push(`  event ${event.eventId} (${displayText(event.eventInfo)}): ${displayText(eventResultText(event))}`);
+      lines.push(`  event ${event.eventId} (${displayText(event.eventInfo)}): ${oneLine(eventResultText(event))}`);
     }
     lines.push('');
   }
@@ -178,7 +180,7 @@ export function escapeHtml(text: string): string {
     .replaceAll("'", '&#39;');
 }
 
-/** The HTML body: the same content as the text body, with the attributes and events as tables. */
+/** Renders the HTML body: the content of the text body, with the attributes and events as tables. */
 export function renderMailHtml(report: RunReport): string {
   const mispUrl = report.settings.mispUrl;
   const link = (path: string, text: string) => `<a href="${escapeHtml(`${mispUrl}${path}`)}">${escapeHtml(text)}</a>`;
@@ -208,7 +210,7 @@ export function renderMailHtml(report: RunReport): string {
         `<tr><td>${link(`/events/view/${encodeURIComponent(row.eventId)}`, row.eventId)}</td>${cell(displayText(row.eventInfo))}` +
           `<td>${link(`/attributes/view/${encodeURIComponent(row.attributeId)}`, row.attributeId)}</td>${cell(row.type)}` +
           `<td><code>${escapeHtml(displayText(row.value))}</code></td>${cell(String(row.falsePositives))}${cell(String(row.truePositives))}` +
-          `${cell(formatRatio(row.ratio))}${cell(displayText(rowResultText(row)))}</tr>`,
+          `${cell(formatRatio(row.ratio))}${cell(oneLine(rowResultText(row)))}</tr>`,
       );
     }
     out.push('</table>');
@@ -219,7 +221,7 @@ export function renderMailHtml(report: RunReport): string {
     out.push('<tr><th>event</th><th>info</th><th>result</th></tr>');
     for (const event of report.events) {
       out.push(
-        `<tr><td>${link(`/events/view/${encodeURIComponent(event.eventId)}`, event.eventId)}</td>${cell(displayText(event.eventInfo))}${cell(displayText(eventResultText(event)))}</tr>`,
+        `<tr><td>${link(`/events/view/${encodeURIComponent(event.eventId)}`, event.eventId)}</td>${cell(displayText(event.eventInfo))}${cell(oneLine(eventResultText(event)))}</tr>`,
       );
     }
     out.push('</table>');

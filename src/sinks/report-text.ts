@@ -5,24 +5,27 @@
 import type { AttributeResult, EventOutcome, EventResult, ReportRow, RunReport } from '../report-model.ts';
 import { defang } from '../defang.ts';
 
-/** Whether the run demoted, would demote or failed to change anything: the sinks stay quiet otherwise. */
+/**
+ * Tells whether the run demoted, would demote, failed, or republished events recovered from an
+ * earlier interrupted run: the sinks stay quiet otherwise.
+ */
 export function hasChanges(report: RunReport): boolean {
   const { demoted, wouldDemote, failed } = report.counts;
-  return demoted + wouldDemote + failed > 0;
+  return demoted + wouldDemote + failed > 0 || report.recoveredEventIds.length > 0;
 }
 
-/** The number of attributes demoted, or in a dry run the number that would be. */
+/** Returns the number of attributes demoted, or in a dry run the number that would be. */
 export function demotedOrWouldDemote(report: RunReport): number {
   return report.settings.dryRun ? report.counts.wouldDemote : report.counts.demoted;
 }
 
-/** `YYYY-MM-DD` (UTC) of the run start, or the raw text when it is not a date. */
+/** Returns the run start as YYYY-MM-DD (UTC), or the raw text when it is not a date. */
 export function runDate(report: RunReport): string {
   const date = new Date(report.startedAt);
   return Number.isNaN(date.getTime()) ? report.startedAt : date.toISOString().slice(0, 10);
 }
 
-/** A one-line summary such as "3 attributes demoted, 1 failed" or "2 attributes would be demoted (dry run)". */
+/** Builds a one-line summary such as "3 attributes demoted, 1 failed" or "2 attributes would be demoted (dry run)". */
 export function headline(report: RunReport): string {
   const { failed } = report.counts;
   const count = demotedOrWouldDemote(report);
@@ -31,11 +34,12 @@ export function headline(report: RunReport): string {
   return failed > 0 ? `${attributes} ${verb}, ${failed} failed` : `${attributes} ${verb}`;
 }
 
-/** The settings block: name as in action.yml, then the value, so that a reader can rerun with them. */
+/** Lists the settings by their action.yml names, so that a reader can rerun with them. */
 export function settingsEntries(report: RunReport): [name: string, value: string][] {
   const { settings } = report;
   const sightingDate = new Date(settings.minimalSightingEpoch * 1000);
   const sightingIso = Number.isNaN(sightingDate.getTime()) ? '' : ` (${sightingDate.toISOString()})`;
+  const list = (items: string[]) => (items.length === 0 ? '(none)' : items.join(', '));
   return [
     ['misp-url', settings.mispUrl],
     ['minimal-fp', String(settings.minimalFp)],
@@ -43,6 +47,10 @@ export function settingsEntries(report: RunReport): [name: string, value: string
     ['minimal-sighting-date', `${settings.minimalSightingDate}${sightingIso}`],
     ['dry-run', String(settings.dryRun)],
     ['republish', settings.republish],
+    ['max-demotions', String(settings.maxDemotions)],
+    ['trusted-orgs', list(settings.trustedOrgs)],
+    ['trusted-sources', list(settings.trustedSources)],
+    ['strategy', settings.strategy],
   ];
 }
 
@@ -53,18 +61,27 @@ export function countEntries(report: RunReport): [name: string, value: number][]
     ['demoted', counts.demoted],
     ['would demote (dry run)', counts.wouldDemote],
     ['failed', counts.failed],
+    ['not permitted (event of another org)', counts.notPermitted],
+    ['already to_ids false', counts.alreadyDemoted],
+    ['not found', counts.notFound],
+    ['sightings of attributes hidden from the key', counts.invisibleSightings],
   ];
 }
 
 const ATTRIBUTE_RESULT_TEXT: Record<AttributeResult, string> = {
   demoted: 'demoted',
   'would-demote': 'would demote',
+  blocked: 'not sent, because the run would exceed max-demotions',
+  'already-demoted': 'already to_ids false',
+  'not-found': 'not found (deleted or hidden from the key)',
+  'not-permitted': 'not permitted, because another org owns the event',
   failed: 'failed',
 };
 
-/** The attribute result, with the defanged error when the edit failed. */
+/** Describes the attribute result, with the defanged error when there is one. Only the error is defanged. */
 export function rowResultText(row: ReportRow): string {
-  const text = ATTRIBUTE_RESULT_TEXT[row.result];
+  let text = ATTRIBUTE_RESULT_TEXT[row.result];
+  if (row.result === 'not-permitted' && row.eventOrg !== '') text = `not permitted, because org ${row.eventOrg} owns the event`;
   return row.error === '' ? text : `${text}: ${defang(row.error)}`;
 }
 
@@ -76,13 +93,14 @@ const EVENT_RESULT_TEXT: Record<EventResult, string> = {
   'not-touched': 'not changed',
 };
 
+/** Describes the event result, with the publish time or the defanged error. Only the error is defanged. */
 export function eventResultText(event: EventOutcome): string {
   const text = EVENT_RESULT_TEXT[event.result];
   if (event.result === 'republished' && event.publishedAt !== '') return `${text} at ${event.publishedAt}`;
   return event.error === '' ? text : `${text}: ${defang(event.error)}`;
 }
 
-/** Up to two sentences on what happened to the touched events, for the end of every report. */
+/** Returns the notes on what happened to the touched events, for the end of every report. */
 export function republishNotes(report: RunReport): string[] {
   if (report.settings.dryRun) {
     return ['Dry run: nothing was changed on MISP, and no event was published.'];
@@ -97,10 +115,20 @@ export function republishNotes(report: RunReport): string[] {
   if (results.has('left-unpublished') || results.has('not-republished')) {
     notes.push('Events marked "left unpublished" keep their changes unpublished until someone publishes them in MISP.');
   }
+  if (report.recoveredEventIds.length > 0) {
+    notes.push(
+      `An earlier run stopped before publishing events ${report.recoveredEventIds.join(', ')}, so this run read them from its journal to republish them; the Events list shows the result.`,
+    );
+  }
   return notes;
 }
 
-/** Defangs text from MISP (event info, values, error messages) and puts line breaks on one line. */
+/** Defangs text from MISP (event info, values, error messages) and puts it on one line. */
 export function displayText(text: string): string {
-  return defang(text).replace(/\r\n|\r|\n/g, ' ');
+  return oneLine(defang(text));
+}
+
+/** Replaces line breaks with spaces, so that one entry stays on one line or in one table cell. */
+export function oneLine(text: string): string {
+  return text.replace(/\r\n|\r|\n/g, ' ');
 }

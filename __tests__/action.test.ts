@@ -1,46 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
-import { buildDataset, repeat } from './helpers/misp-dataset.ts';
+import { policyDataset, POLICY_INPUTS } from './helpers/policy-dataset.ts';
 import { runAction } from './helpers/run-action.ts';
 
-const MINIMAL = 1_780_272_000; // 2026-06-01T00:00:00Z
-const AFTER = MINIMAL + 86_400;
-
-/**
- * Event 1 (published): 101 demoted (ratio 0.5), 102 kept (below threshold), 103 demoted inside an
- * object, 104 deleted with FP, 105 already to_ids false with FP.
- * Event 2 (draft): 201 demoted, 202 kept (FP at the minimal date only).
- * Event 3 (published): 301 kept (FP equal to minimal-fp).
- */
-function dataset() {
-  return buildDataset([
-    {
-      id: 1,
-      info: 'Phishing wave',
-      published: true,
-      attributes: [
-        { id: 101, sightings: [...repeat(2, 1, AFTER), ...repeat(2, 0, AFTER), ...repeat(4, 2, AFTER)] },
-        { id: 102, sightings: [...repeat(2, 1, AFTER), ...repeat(3, 0, AFTER)] },
-        { id: 103, inObject: true, sightings: repeat(3, 1, AFTER) },
-        { id: 104, deleted: true, sightings: repeat(9, 1, AFTER) },
-        { id: 105, toIds: false, sightings: repeat(9, 1, AFTER) },
-      ],
-    },
-    {
-      id: 2,
-      info: 'Draft event',
-      published: false,
-      attributes: [
-        { id: 201, type: 'domain', value: 'cdn.example', sightings: repeat(2, 1, MINIMAL + 1) },
-        { id: 202, sightings: repeat(5, 1, MINIMAL) },
-      ],
-    },
-    { id: 3, info: 'Quiet event', published: true, attributes: [{ id: 301, sightings: repeat(1, 1, AFTER) }] },
-  ]);
-}
-
-const POLICY = { 'minimal-fp': '1', threshold: '0.5', 'minimal-sighting-date': '2026-06-01T00:00:00Z' };
+const POLICY = POLICY_INPUTS;
 
 let sandbox: Sandbox | undefined;
 afterEach(async () => {
@@ -49,7 +13,7 @@ afterEach(async () => {
 });
 
 async function start(): Promise<Sandbox> {
-  sandbox = await startSandbox({ dataset: dataset() });
+  sandbox = await startSandbox({ dataset: policyDataset() });
   return sandbox;
 }
 

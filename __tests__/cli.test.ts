@@ -5,45 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
-import { buildDataset, repeat } from './helpers/misp-dataset.ts';
+import { policyDataset } from './helpers/policy-dataset.ts';
 import { ROOT, runAction } from './helpers/run-action.ts';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp-sink.ts';
-
-const MINIMAL = 1_780_272_000; // 2026-06-01T00:00:00Z
-const AFTER = MINIMAL + 86_400;
-
-/**
- * Event 1 (published): 101 demoted (ratio 0.5), 102 kept (below threshold), 103 demoted inside an
- * object, 104 deleted with FP, 105 already to_ids false with FP.
- * Event 2 (draft): 201 demoted, 202 kept (FP at the minimal date only).
- * Event 3 (published): 301 kept (FP equal to minimal-fp).
- */
-function dataset() {
-  return buildDataset([
-    {
-      id: 1,
-      info: 'Phishing wave',
-      published: true,
-      attributes: [
-        { id: 101, sightings: [...repeat(2, 1, AFTER), ...repeat(2, 0, AFTER), ...repeat(4, 2, AFTER)] },
-        { id: 102, sightings: [...repeat(2, 1, AFTER), ...repeat(3, 0, AFTER)] },
-        { id: 103, inObject: true, sightings: repeat(3, 1, AFTER) },
-        { id: 104, deleted: true, sightings: repeat(9, 1, AFTER) },
-        { id: 105, toIds: false, sightings: repeat(9, 1, AFTER) },
-      ],
-    },
-    {
-      id: 2,
-      info: 'Draft event',
-      published: false,
-      attributes: [
-        { id: 201, type: 'domain', value: 'cdn.example', sightings: repeat(2, 1, MINIMAL + 1) },
-        { id: 202, sightings: repeat(5, 1, MINIMAL) },
-      ],
-    },
-    { id: 3, info: 'Quiet event', published: true, attributes: [{ id: 301, sightings: repeat(1, 1, AFTER) }] },
-  ]);
-}
 
 /** The stdout of a run with POLICY_FLAGS on the dataset, byte for byte as the script prints it. */
 const EXPECTED_LINES =
@@ -99,7 +63,7 @@ afterEach(async () => {
 });
 
 async function start(): Promise<Sandbox> {
-  const sandbox = await startSandbox({ dataset: dataset() });
+  const sandbox = await startSandbox({ dataset: policyDataset() });
   sandboxes.push(sandbox);
   return sandbox;
 }

@@ -70,7 +70,7 @@ export function countSightings(
   return { truePositives, falsePositives };
 }
 
-/** Whether a sighting comes from a trusted organisation and source; both filters apply when both are set. */
+/** Checks that a sighting comes from a trusted organisation and source; both filters apply when both are set. */
 export function isTrusted(sighting: SightingFields, trust: Pick<Policy, 'trustedOrgs' | 'trustedSources'>): boolean {
   const orgs = trust.trustedOrgs ?? [];
   if (orgs.length > 0) {

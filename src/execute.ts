@@ -15,7 +15,7 @@ import { type ReportFiles, writeReportFiles } from './sinks/report-files.ts';
 export interface ExecuteOptions {
   logger: Logger;
   toolVersion: string;
-  /** Where the report goes when settings.reportDir is empty. */
+  /** Report folder used when settings.reportDir is empty. */
   defaultReportDir: string;
   now?: () => Date;
 }

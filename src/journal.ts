@@ -13,7 +13,7 @@ export type JournalRecord =
   | { kind: 'event-published'; at: string; eventId: string }
   | { kind: 'run-finished'; at: string };
 
-/** Where the journal goes; an in-memory one for tests and dry runs. */
+/** Destination of journal records: a file, or memory in tests. */
 export interface JournalWriter {
   append(record: JournalRecord): void;
 }

@@ -149,7 +149,8 @@ function renderEventsTable(events: EventOutcome[]): string[] {
   if (events.length === 0) return [];
   const out = ['### Events', '', '| event | info | published before | result |', '| ---: | --- | --- | --- |'];
   for (const event of events.slice(0, SUMMARY_MAX_ROWS)) {
-    const before = event.publishedBefore === null ? 'unknown' : event.publishedBefore ? 'yes' : 'no';
+    let before = 'unknown';
+    if (event.publishedBefore !== null) before = event.publishedBefore ? 'yes' : 'no';
     const result = event.error ? `${EVENT_RESULT_LABELS[event.result]}: ${escapeMarkdown(event.error)}` : EVENT_RESULT_LABELS[event.result];
     out.push(`| ${event.eventId} | ${escapeMarkdown(event.eventInfo)} | ${before} | ${result} |`);
   }

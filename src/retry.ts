@@ -27,7 +27,7 @@ export type RetryReason = 'network error' | 'timeout' | 'rate limited' | `HTTP $
 
 /**
  * Decides whether a reply is worth retrying. 429 always; 502, 503 and 504 (a proxy or a busy
- * server); 500 only without a JSON body, because MISP answers 500 with JSON for requests that
+ * server); 500 only without a JSON body, because MISP returns 500 with JSON for requests that
  * would fail again (a non-numeric limit, GET on /events/publish). Other 4xx never.
  */
 export function retryReasonForStatus(status: number, bodyIsJson: boolean): RetryReason | undefined {
@@ -59,7 +59,7 @@ export function serverRequestedDelayMs(headers: Record<string, string | string[]
   return undefined;
 }
 
-/** The backoff before attempt `attempt + 1` (attempt counts from 1), with full jitter. */
+/** Computes the backoff before attempt `attempt + 1` (attempt counts from 1), with full jitter. */
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(random() * ceiling);

@@ -306,7 +306,7 @@ function zoneOffsetSeconds(zone: string | undefined): number {
   return sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2, 4)) * 60);
 }
 
-/** The settings a report may show: everything but the key. */
+/** Selects the settings a report may show: everything but the key and certificates. */
 export function reportSettings(settings: Settings) {
   return {
     mispUrl: settings.mispUrl,

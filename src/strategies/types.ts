@@ -12,7 +12,7 @@ export interface Candidate {
   decision: Decision;
 }
 
-/** What a strategy found: the attributes to demote and how every evaluated attribute was decided. */
+/** A strategy's result: the attributes to demote and how every evaluated attribute was decided. */
 export interface Collection {
   candidates: Candidate[];
   /** Attributes with to_ids set that the policy evaluated. */

@@ -1,6 +1,6 @@
 /**
  * HTTP client for the MISP endpoints the action uses, on undici. It sends the headers MISP
- * needs to answer with JSON, turns every non-JSON or error reply into a MispApiError that says
+ * needs to return JSON, turns every non-JSON or error reply into a MispApiError that says
  * what to fix, and never puts the API key in a message.
  */
 import { type Dispatcher, request } from 'undici';
@@ -28,7 +28,7 @@ export interface MispClientOptions {
   random?: () => number;
 }
 
-/** A failed MISP request. The message names the request and what to check; it never holds the key. */
+/** A failed MISP request. The message names the request and what to check, and never contains the key. */
 export class MispApiError extends Error {
   readonly status: number;
   readonly method: string;
@@ -60,7 +60,7 @@ export class MispClient {
     this.logger = options.logger;
     this.headers = {
       authorization: options.key,
-      // Without Accept: application/json, MISP answers 302 to its login page even with a valid key.
+      // Without Accept: application/json, MISP responds with a 302 to its login page even with a valid key.
       accept: 'application/json',
       'content-type': 'application/json',
       'user-agent': options.userAgent,
@@ -150,7 +150,7 @@ export class MispClient {
     if (status >= 300 && status < 400) {
       const location = String(headers.location ?? '');
       throw new MispApiError(
-        `${method} ${path}: MISP redirected to ${location || 'another page'} (HTTP ${status}) instead of answering. Check that misp-url is the MISP server itself and that the key belongs to a user allowed to use the API.`,
+        `${method} ${path}: MISP redirected to ${location || 'another page'} (HTTP ${status}) instead of responding. Check that misp-url is the MISP server itself and that the key belongs to a user allowed to use the API.`,
         details,
       );
     }
@@ -163,7 +163,7 @@ export class MispClient {
     }
     if (parsed === undefined && !(status >= 200 && status < 300 && text === '' && /json/i.test(contentType))) {
       throw new MispApiError(
-        `${method} ${path}: the server answered HTTP ${status} with ${contentType || 'no content type'} instead of JSON. Check that misp-url points at MISP, not at a login page or a proxy.`,
+        `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON. Check that misp-url points at MISP, not at a login page or a proxy.`,
         details,
       );
     }
@@ -250,7 +250,7 @@ export class MispClient {
     const reply = await this.request<{ Attribute?: MispAttribute }>('POST', path, { to_ids: false });
     const attribute = reply?.Attribute;
     if (!attribute || toFlag(attribute.to_ids)) {
-      throw new MispApiError(`POST ${path}: MISP answered, but its reply does not show to_ids false.`, {
+      throw new MispApiError(`POST ${path}: MISP accepted the edit, but its response does not show to_ids false.`, {
         method: 'POST',
         path,
         status: 200,
@@ -303,7 +303,7 @@ const TLS_VERIFY_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** Turns an undici or socket error into a message naming the fix, and says whether to retry. */
+/** Turns an undici or socket error into a message naming the fix, and a retry reason when retrying can help. */
 function describeNetworkError(error: unknown, baseUrl: string): { message: string; reason?: RetryReason } {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   const code = (error as { code?: string })?.code ?? cause?.code ?? '';

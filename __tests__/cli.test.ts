@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -419,11 +420,11 @@ describe('command line bundle', () => {
   // Built from the current source into a folder outside the repository, which also shows that
   // the bundle runs without node_modules. Like `npm run build`, ncc fails on any type error in
   // the project. --transpile-only would avoid that, but with it ncc 0.45 bundles as CommonJS and
-  // rejects the top-level await of src/cli.ts.
+  // rejects the top-level await of src/cli-entry.ts.
   beforeAll(async () => {
     const outDir = await makeTempDir('misp-fp-demote-bundle-');
     const ncc = path.join(ROOT, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
-    const child = spawn(process.execPath, [ncc, 'build', path.join(ROOT, 'src', 'cli.ts'), '-o', outDir, '--no-cache', '--quiet'], { cwd: ROOT });
+    const child = spawn(process.execPath, [ncc, 'build', path.join(ROOT, 'src', 'cli-entry.ts'), '-o', outDir, '--no-cache', '--quiet'], { cwd: ROOT });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -449,4 +450,23 @@ describe('command line bundle', () => {
     const version = await runCli(['--version'], { entry: bundle });
     expect(version.stdout).toBe('misp-fp-demote 0.1.0\n');
   });
+
+  // The machines this project runs on come with Node 20 in /usr/bin; where there is none, the
+  // test has nothing to run.
+  it.runIf(olderNode() !== undefined)('names the Node version it needs', async () => {
+    const child = spawn(olderNode()!, [bundle, '--version']);
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise<number>((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? -1)));
+
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/needs Node 24 or newer, but runs on Node 2\d\./);
+  });
 });
+
+function olderNode(): string | undefined {
+  const candidate = '/usr/bin/node';
+  if (!existsSync(candidate)) return undefined;
+  const version = spawnSync(candidate, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  return Number(version.replace(/^v/, '').split('.')[0]) < 24 ? candidate : undefined;
+}

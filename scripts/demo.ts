@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
 
@@ -60,12 +61,30 @@ function datasetAttributeIds(events: Array<{ Event: Record<string, unknown> }>):
   return ids;
 }
 
+/**
+ * Runs the action and prints its log the way a workflow run page shows it: the runner consumes
+ * workflow commands such as ::add-mask:: and ::debug::, so they are dropped or rewritten here.
+ */
 async function runAction(env: NodeJS.ProcessEnv): Promise<number> {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'index.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'index.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', (line) => {
+    const shown = showLogLine(line);
+    if (shown !== undefined) console.log(shown);
+  });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
+    child.on('close', (code) => resolve(code ?? 1));
   });
+}
+
+function showLogLine(line: string): string | undefined {
+  const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line);
+  if (!command) return line;
+  const [, name, message] = command;
+  if (name === 'group') return `\n--- ${message}`;
+  if (name === 'warning' || name === 'error') return `${name}: ${message}`;
+  return undefined;
 }
 
 async function main(): Promise<void> {

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The command-line entry for cron, a drop-in for PyMISP's examples/falsepositive_disabletoids.py.
  * It reads the action's inputs from options, environment variables and files, runs the same
@@ -25,6 +24,7 @@ import {
 } from './cli-options.ts';
 import { createStreamLogger, maskSecrets, renderChangeLines, renderSummaryText } from './cli-output.ts';
 import { executeRun } from './execute.ts';
+import { describeFailures } from './report.ts';
 import { InputError } from './input-error.ts';
 import type { Logger } from './logger.ts';
 import { notify } from './notify.ts';
@@ -171,14 +171,10 @@ async function runAndReport(
     logger,
   );
 
-  const problems = [
-    ...report.failures.map((failure) => `${failure.operation} ${failure.id}`),
-    ...notified.failures.map((failure) => `${failure.sink} notification`),
-  ];
-  if (problems.length === 0) return EXIT_OK;
+  const notifyFailures = notified.failures.map((failure) => `${failure.sink} notification`);
+  if (report.failures.length + notifyFailures.length === 0) return EXIT_OK;
 
-  const changed = settings.dryRun ? 'nothing was changed (dry run)' : `${report.counts.demoted} attributes were demoted`;
-  logger.error(`${problems.length} operation(s) failed: ${problems.join(', ')}. ${changed}; see the log above and ${result.files.json}.`);
+  logger.error(`${describeFailures(report, notifyFailures)} See the log above and ${result.files.json}.`);
   return EXIT_FAILED;
 }
 

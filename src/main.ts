@@ -9,7 +9,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import type { InputName, OutputName } from './constants.ts';
 import { InputError } from './input-error.ts';
 import type { Logger } from './logger.ts';
-import { renderSummaryMarkdown } from './report.ts';
+import { describeFailures, renderSummaryMarkdown } from './report.ts';
 import { executeRun } from './execute.ts';
 import { PermissionError } from './run.ts';
 import { notify } from './notify.ts';
@@ -56,7 +56,7 @@ export async function run(): Promise<void> {
       await core.summary.addRaw(renderSummaryMarkdown(report, { warnings }), true).write();
     }
 
-    const problems = report.failures.map((failure) => `${failure.operation} ${failure.id}`);
+    const problems: string[] = [];
 
     const notified = await notify(
       report,
@@ -83,10 +83,8 @@ export async function run(): Promise<void> {
     }
 
     // Failures do not stop the other work; the run fails at the end so that a scheduled run turns red.
-    if (problems.length > 0) {
-      core.setFailed(
-        `${problems.length} operation(s) failed: ${problems.join(', ')}. ${report.counts.demoted} attributes were demoted; see the log and the report.`,
-      );
+    if (report.failures.length + problems.length > 0) {
+      core.setFailed(`${describeFailures(report, problems)} See the log and the report.`);
     }
   } catch (error) {
     if (error instanceof InputError || error instanceof PermissionError) core.setFailed(error.message);

@@ -59,6 +59,23 @@ function csvCell(value: string | number): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/**
+ * Summarises why a run failed, for the final error line of both entry points. `extra` lists
+ * failures outside the report, such as a notification or the artifact upload.
+ */
+export function describeFailures(report: RunReport, extra: string[] = []): string {
+  const parts = report.failures.map((failure) => {
+    if (failure.operation === 'max-demotions') return `max-demotions (${report.settings.maxDemotions}) exceeded`;
+    return `${failure.operation} ${failure.id}`;
+  });
+  parts.push(...extra);
+  const count = parts.length;
+  const changed = report.settings.dryRun
+    ? 'This was a dry run: nothing was changed'
+    : `${report.counts.demoted} ${report.counts.demoted === 1 ? 'attribute was' : 'attributes were'} demoted`;
+  return `${count} ${count === 1 ? 'operation' : 'operations'} failed: ${parts.join(', ')}. ${changed}.`;
+}
+
 export function formatRatio(ratio: number | null, digits = 2): string {
   return ratio === null ? '' : ratio.toFixed(digits);
 }

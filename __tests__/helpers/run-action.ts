@@ -3,6 +3,7 @@
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and returns what it wrote.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,12 +20,19 @@ export interface ActionRun {
   workDir: string;
 }
 
+// Tests read the report files after a run, so the folders go only when the test process exits.
+const workDirs: string[] = [];
+process.on('exit', () => {
+  for (const directory of workDirs) rmSync(directory, { recursive: true, force: true });
+});
+
 /** `entry` is src/index.ts (run by Node 24 directly) or dist/index.js (the committed bundle). */
 export async function runAction(
   inputs: Record<string, string>,
   options: { entry?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ActionRun> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'misp-fp-demote-test-'));
+  workDirs.push(workDir);
   const outputFile = path.join(workDir, 'output.txt');
   const summaryFile = path.join(workDir, 'summary.md');
   await writeFile(outputFile, '');

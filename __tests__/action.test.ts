@@ -48,7 +48,9 @@ describe('action against the sandbox', () => {
     const publish = misp.calls.findIndex((call) => call.path.startsWith('/events/publish/'));
     expect(publish).toBeGreaterThan(lastEdit);
 
-    expect(run.outputs['evaluated-count']).toBe('6');
+    // sightings-first evaluates only 101, 102, 103 and 201: the others have at most minimal-fp
+    // false positives after the minimal date (202, 301), are deleted (104) or to_ids false (105).
+    expect(run.outputs['evaluated-count']).toBe('4');
     expect(run.outputs['demoted-count']).toBe('3');
     expect(run.outputs['failed-count']).toBe('0');
     expect(run.outputs['republished-event-ids']).toBe('1');
@@ -65,10 +67,12 @@ describe('action against the sandbox', () => {
     ]);
     expect(report.counts.byReason).toEqual({
       demote: 3,
-      'below-minimal-fp': 1,
+      'below-minimal-fp': 0,
       'below-threshold': 1,
-      'no-sightings-in-window': 1,
+      'no-sightings-in-window': 0,
     });
+    expect(report.counts.sightedAttributesNotFound).toBe(1);
+    expect(report.settings.strategy).toBe('sightings-first');
 
     const csv = await readFile(run.outputs['report-csv']!, 'utf8');
     expect(csv.trim().split('\r\n')).toHaveLength(4);
@@ -79,6 +83,27 @@ describe('action against the sandbox', () => {
     // ::add-mask:: is the command that tells the runner to mask the key; nothing else may show it.
     expect(withoutMaskCommands(run.stdout)).not.toContain(misp.key);
     expect(run.summary).not.toContain(misp.key);
+  });
+
+  it('full scan demotes the same attributes', async () => {
+    const misp = await start();
+    const run = await runAction({ ...baseInputs(misp), strategy: 'full-scan' });
+
+    expect(run.exitCode).toBe(0);
+    for (const id of [101, 103, 201]) expect(misp.getAttribute(id)?.to_ids).toBe(false);
+    for (const id of [102, 202, 301, 104]) expect(misp.getAttribute(id)?.to_ids).toBe(true);
+    expect(misp.calls.some((call) => call.path.startsWith('/sightings/'))).toBe(false);
+
+    expect(run.outputs['evaluated-count']).toBe('6');
+    expect(run.outputs['demoted-count']).toBe('3');
+    const report = JSON.parse(await readFile(run.outputs['report-json']!, 'utf8'));
+    expect(report.settings.strategy).toBe('full-scan');
+    expect(report.counts.byReason).toEqual({
+      demote: 3,
+      'below-minimal-fp': 1,
+      'below-threshold': 1,
+      'no-sightings-in-window': 1,
+    });
   });
 
   it('changes nothing in a dry run', async () => {

@@ -55,6 +55,7 @@ function report(rows: ReportRow[], dryRun = false): RunReport {
       alreadyDemoted: 0,
       notFound: 0,
       invisibleSightings: 0,
+      sightedAttributesNotFound: 0,
       byReason: { demote: rows.length, 'below-minimal-fp': 5, 'below-threshold': 1, 'no-sightings-in-window': 4 - rows.length },
     },
     rows,

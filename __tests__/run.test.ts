@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../src/journal.ts';
+import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FileJournal, type JournalWriter, MemoryJournal, readPendingEvents } from '../src/journal.ts';
 import { silentLogger } from '../src/logger.ts';
-import type { MispAttribute, MispEventIndexEntry } from '../src/misp-types.ts';
+import type { MispAttribute, MispEventIndexEntry, MispSearchedSighting } from '../src/misp-types.ts';
 import { type MispApi, runDemotion } from '../src/run.ts';
 import type { Settings } from '../src/settings.ts';
 
@@ -24,6 +27,7 @@ const SETTINGS: Settings = {
   minimalSightingEpoch: 0,
   dryRun: false,
   republish: 'published-only',
+  strategy: 'full-scan',
   pageSize: 2,
   artifactName: '',
   reportDir: '',
@@ -83,6 +87,14 @@ class FakeMisp implements MispApi {
       .map((attribute) => ({ ...attribute, to_ids: !this.changedSinceSearch.has(String(attribute.id)) }));
   }
 
+  async getServerTime() {
+    return undefined;
+  }
+
+  async searchSightings(): Promise<MispSearchedSighting[]> {
+    throw new Error('runDemotion tests use the full scan, which does not search sightings');
+  }
+
   async *searchIdsAttributes() {
     for (const page of this.pages) {
       this.calls.push('search');
@@ -94,22 +106,29 @@ class FakeMisp implements MispApi {
     this.calls.push(`index ${ids.join(',')}`);
     return ids
       .filter((id) => id in this.published)
-      .map((id) => ({ id, published: this.published[id]!, org_id: id === '99' ? '2' : '1', Org: { id: id === '99' ? '2' : '1', name: id === '99' ? 'Other CERT' : 'ORGNAME' } }) as MispEventIndexEntry);
+      .map((id) => {
+        const org = id === '99' ? { id: '2', name: 'Other CERT' } : { id: '1', name: 'ORGNAME' };
+        return { id, published: this.published[id]!, org_id: org.id, orgc_id: org.id, Org: org, Orgc: org } as MispEventIndexEntry;
+      });
   }
 
   async demoteAttribute(id: string): Promise<MispAttribute> {
     this.calls.push(`edit ${id}`);
     if (this.failEdit.has(id)) throw new Error('HTTP 403: You do not have permission to do that.');
+    // MISP unpublishes the event of an edited attribute.
+    const eventId = this.pages.flat().find((candidate) => String(candidate.id) === id)?.event_id;
+    if (eventId !== undefined && String(eventId) in this.published) this.published[String(eventId)] = false;
     return { ...attribute(Number(id), 0, 0), to_ids: false, timestamp: '200' };
   }
 
   async publishEvent(id: string) {
     this.calls.push(`publish ${id}`);
     if (this.failPublish.has(id)) throw new Error('HTTP 500');
+    this.published[id] = true;
   }
 }
 
-function deps(misp: MispApi, journal = new MemoryJournal()) {
+function deps(misp: MispApi, journal: JournalWriter = new MemoryJournal()) {
   return { misp, logger: silentLogger, now: () => new Date('2026-12-04T00:00:00Z'), toolVersion: 'test', journal };
 }
 
@@ -286,5 +305,83 @@ describe('runDemotion', () => {
     expect(report.counts.wouldDemote).toBe(1);
     expect(report.rows[0]!.result).toBe('would-demote');
     expect(report.counts).toMatchObject({ demoted: 0, wouldDemote: 1 });
+  });
+});
+
+describe('readPendingEvents', () => {
+  const URL = 'https://misp.example.org';
+
+  async function journalOf(lines: object[]): Promise<string> {
+    const directory = await mkdtemp(path.join(tmpdir(), 'misp-fp-journal-'));
+    const file = path.join(directory, 'journal.jsonl');
+    await writeFile(file, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+    return file;
+  }
+
+  it('returns events of a killed run that were edited and not published', async () => {
+    const file = await journalOf([
+      { kind: 'run-started', at: 't', mispUrl: URL, dryRun: false },
+      { kind: 'event-state', at: 't', eventId: '1', publishedBefore: true },
+      { kind: 'attribute-demoted', at: 't', attributeId: '10', eventId: '1', timestampAfter: '2' },
+      { kind: 'event-state', at: 't', eventId: '2', publishedBefore: true },
+      { kind: 'attribute-demoted', at: 't', attributeId: '20', eventId: '2', timestampAfter: '2' },
+      { kind: 'event-published', at: 't', eventId: '2' },
+    ]);
+    expect(readPendingEvents(file, URL)).toEqual([{ eventId: '1', publishedBefore: true }]);
+  });
+
+  it('returns an event whose publish failed in a finished run', async () => {
+    const file = await journalOf([
+      { kind: 'run-started', at: 't', mispUrl: URL, dryRun: false },
+      { kind: 'event-state', at: 't', eventId: '1', publishedBefore: true },
+      { kind: 'attribute-demoted', at: 't', attributeId: '10', eventId: '1', timestampAfter: '2' },
+      { kind: 'run-finished', at: 't' },
+    ]);
+    expect(readPendingEvents(file, URL)).toEqual([{ eventId: '1', publishedBefore: true }]);
+  });
+
+  it('skips events left unpublished on purpose', async () => {
+    const file = await journalOf([
+      { kind: 'run-started', at: 't', mispUrl: URL, dryRun: false },
+      { kind: 'event-state', at: 't', eventId: '1', publishedBefore: false },
+      { kind: 'attribute-demoted', at: 't', attributeId: '10', eventId: '1', timestampAfter: '2' },
+      { kind: 'event-left-unpublished', at: 't', eventId: '1' },
+      { kind: 'run-finished', at: 't' },
+    ]);
+    expect(readPendingEvents(file, URL)).toEqual([]);
+  });
+
+  it('hands on events a recovering run did not settle', async () => {
+    const file = await journalOf([
+      { kind: 'run-started', at: 't', mispUrl: URL, dryRun: false },
+      { kind: 'event-carried-over', at: 't', eventId: '7', publishedBefore: true },
+      { kind: 'run-finished', at: 't' },
+    ]);
+    expect(readPendingEvents(file, URL)).toEqual([{ eventId: '7', publishedBefore: true }]);
+  });
+
+  it('ignores a journal of another MISP and a line cut short', async () => {
+    const file = await journalOf([
+      { kind: 'run-started', at: 't', mispUrl: 'https://other.example.org', dryRun: false },
+      { kind: 'attribute-demoted', at: 't', attributeId: '10', eventId: '1', timestampAfter: '2' },
+    ]);
+    await appendFile(file, '{"kind":"event-pub');
+    expect(readPendingEvents(file, URL)).toEqual([]);
+  });
+
+  it('carries a failed publish over to the next run', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'misp-fp-journal-'));
+    const file = path.join(directory, 'journal.jsonl');
+    const first = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    first.failPublish.add('10');
+    await runDemotion(SETTINGS, deps(first, new FileJournal(file)));
+
+    const pending = readPendingEvents(file, SETTINGS.mispUrl);
+    expect(pending).toEqual([{ eventId: '10', publishedBefore: true }]);
+
+    const second = new FakeMisp([[]], { '10': false });
+    await runDemotion(SETTINGS, { ...deps(second, new FileJournal(file)), pendingEvents: pending });
+    expect(second.calls).toContain('publish 10');
+    expect(readPendingEvents(file, SETTINGS.mispUrl)).toEqual([]);
   });
 });

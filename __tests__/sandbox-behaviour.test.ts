@@ -547,11 +547,12 @@ describe('recording and options', () => {
     await call(sandbox, 'POST', '/attributes/restSearch', { to_ids: 1, limit: 2, page: 1 });
     await call(sandbox, 'POST', '/attributes/edit/1', { to_ids: false });
     await call(sandbox, 'GET', '/servers/getVersion', undefined, { Accept: 'application/json' });
+    const receivedAt = expect.any(Number);
     expect(sandbox.calls).toEqual([
-      { method: 'GET', path: '/servers/getVersion', body: null, status: 200 },
-      { method: 'POST', path: '/attributes/restSearch', body: { to_ids: 1, limit: 2, page: 1 }, status: 200 },
-      { method: 'POST', path: '/attributes/edit/1', body: { to_ids: false }, status: 200 },
-      { method: 'GET', path: '/servers/getVersion', body: null, status: 403 },
+      { method: 'GET', path: '/servers/getVersion', body: null, status: 200, receivedAt },
+      { method: 'POST', path: '/attributes/restSearch', body: { to_ids: 1, limit: 2, page: 1 }, status: 200, receivedAt },
+      { method: 'POST', path: '/attributes/edit/1', body: { to_ids: false }, status: 200, receivedAt },
+      { method: 'GET', path: '/servers/getVersion', body: null, status: 403, receivedAt },
     ]);
   });
 

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { INPUT_DEFAULTS, type InputName } from '../src/constants.ts';
 import { InputError } from '../src/input-error.ts';
 import { parseSettings, parseSightingDate } from '../src/settings.ts';
+import { createClientCertificate, createTestCertificates } from './helpers/test-certificates.ts';
 
 const NOW = new Date('2026-12-04T12:00:00Z');
 const NOW_EPOCH = Math.floor(NOW.getTime() / 1000);
@@ -39,6 +40,7 @@ describe('parseSettings', () => {
       minimalSightingEpoch: 0,
       dryRun: false,
       republish: 'published-only',
+      strategy: 'sightings-first',
       pageSize: 1000,
       artifactName: 'misp-fp-report',
       reportDir: '',
@@ -60,6 +62,7 @@ describe('parseSettings', () => {
       'minimal-sighting-date': '2026-06-01 00:00:00',
       'dry-run': 'true',
       republish: 'never',
+      strategy: 'full-scan',
       'page-size': '250',
       'artifact-name': '',
       'report-dir': 'out',
@@ -71,6 +74,7 @@ describe('parseSettings', () => {
     expect(settings.minimalSightingEpoch).toBe(1_780_272_000);
     expect(settings.dryRun).toBe(true);
     expect(settings.republish).toBe('never');
+    expect(settings.strategy).toBe('full-scan');
     expect(settings.pageSize).toBe(250);
     expect(settings.artifactName).toBe('');
     expect(settings.reportDir).toBe('out');
@@ -87,7 +91,7 @@ describe('parseSettings', () => {
 
   const badValues: Array<[InputName, string, RegExp]> = [
     ['misp-url', '', /misp-url is missing/],
-    ['misp-url', 'misp.example.org', /misp-url "misp.example.org" is not a valid URL/],
+    ['misp-url', 'misp.example.org', /misp-url "misp.example.org" has no scheme: write it with https:\/\/, such as https:\/\/misp.example.org\./],
     ['misp-url', 'ftp://misp.example.org', /must start with https:\/\/ or http:\/\//],
     ['misp-url', 'https://misp.example.org/attributes/restSearch', /has a path/],
     ['misp-url', 'https://misp.example.org/?x=1', /has a path, query or fragment/],
@@ -112,6 +116,7 @@ describe('parseSettings', () => {
     ['minimal-sighting-date', '90x', /is not a date/],
     ['dry-run', '1', /dry-run "1" is not a boolean/],
     ['republish', 'sometimes', /republish "sometimes" is not valid: use one of published-only, always, never/],
+    ['strategy', 'fast', /strategy "fast" is not valid: use one of sightings-first, full-scan/],
     ['page-size', '0', /page-size "0" is not valid/],
     ['page-size', '1000000', /page-size "1000000" is not valid/],
     ['page-size', 'all', /page-size "all" is not valid/],
@@ -155,8 +160,10 @@ describe('parseSettings', () => {
 });
 
 describe('PEM inputs', () => {
-  const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-  const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIEsecret\n-----END PRIVATE KEY-----\n';
+  // Real PEM text, because the certificates and keys are parsed and the key checked against the certificate.
+  const certificates = createTestCertificates();
+  afterAll(() => certificates.remove());
+  const { cert: CERT, key: KEY_PEM } = createClientCertificate(certificates);
   const files: Record<string, string> = { '/etc/misp/ca.pem': CERT, '/etc/misp/client.key': KEY_PEM };
   const io = {
     readFile(path: string) {

@@ -44,6 +44,16 @@ export function loadDataset(dataset: unknown, now: number): Store {
   }
 }
 
+/**
+ * Loads events one at a time from an iterable, such as a generator, so that a very large store
+ * never needs the whole dataset in memory at once. Each item is `{"Event": {...}}` or the event
+ * itself. Every event, object, attribute and sighting must carry its id, because ids cannot be
+ * reserved ahead of records not yet seen.
+ */
+export function loadEvents(events: Iterable<unknown>, now: number): Store {
+  return new DatasetLoader(now).loadEach(events);
+}
+
 // NOTE: the whole file is read into one string, and V8 strings stop at about 512 MB, so a larger
 // export (around a million attributes with sightings) needs a streaming JSON reader here.
 function readJsonFile(path: string): unknown {
@@ -87,7 +97,22 @@ class DatasetLoader {
     const entries = listEvents(data);
     this.next = reserveIds(entries);
     for (const entry of entries) this.loadEvent(entry);
+    return this.finish();
+  }
 
+  loadEach(events: Iterable<unknown>): Store {
+    let index = 0;
+    for (const item of events) {
+      const entry = eventEntry(item, `[${index++}]`);
+      if (entry.event.id === undefined || entry.event.id === null) {
+        throw new DatasetError(`${entry.path}.id: missing; events loaded one at a time need their id`);
+      }
+      this.loadEvent(entry);
+    }
+    return this.finish();
+  }
+
+  private finish(): Store {
     this.referencedOrgIds.add(DEFAULT_HOST_ORG.id);
     for (const id of this.referencedOrgIds) {
       if (this.store.org(id)) continue;
@@ -306,12 +331,13 @@ function listEvents(data: unknown): EventEntry[] {
     );
   }
 
-  return items.map((item, index) => {
-    const path = `${base}[${index}]`;
-    if (isObject(item) && isObject(item.Event)) return { event: item.Event, path: `${path}.Event` };
-    if (isObject(item)) return { event: item, path };
-    throw new DatasetError(`${path}: expected an object {"Event": {...}}, got ${describe(item)}`);
-  });
+  return items.map((item, index) => eventEntry(item, `${base}[${index}]`));
+}
+
+function eventEntry(item: unknown, path: string): EventEntry {
+  if (isObject(item) && isObject(item.Event)) return { event: item.Event, path: `${path}.Event` };
+  if (isObject(item)) return { event: item, path };
+  throw new DatasetError(`${path}: expected an object {"Event": {...}}, got ${describe(item)}`);
 }
 
 /** Walks the dataset once for the ids it uses, so records without an id get ids above all of them. */

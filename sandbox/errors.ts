@@ -15,6 +15,10 @@ export class MispHttpError extends Error {
   }
 }
 
+/** MISP 2.5.1's 403 message for a missing, wrong or disabled API key. */
+export const AUTH_FAILED_MESSAGE =
+  'Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.';
+
 /** Builds the usual MISP error: the same text in `name` and `message`, and the request path in `url`. */
 export function mispError(status: number, message: string, url: string): MispHttpError {
   return new MispHttpError(status, { name: message, message, url });

@@ -4,10 +4,12 @@
  * listens on loopback only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { loadDataset } from './dataset.ts';
-import { MispHttpError, internalError, mispError } from './errors.ts';
+import { AUTH_FAILED_MESSAGE, MispHttpError, internalError, mispError } from './errors.ts';
+import { CLIENT_GONE_STATUS, FaultList, type FaultSpec, sendFaultReply, waitUnlessClientGone } from './faults.ts';
 import { attachedSightings, attributeFields } from './format.ts';
 import { attributesEdit, attributesRestSearch } from './handlers/attributes.ts';
 import { eventsAlert, eventsIndex, eventsPublish, eventsRestSearch, eventsView } from './handlers/events.ts';
@@ -44,6 +46,24 @@ export interface SandboxOptions {
   now?: () => number;
   /** The key's user: a site admin unless role permissions are overridden. */
   user?: SandboxUserOptions;
+  /**
+   * A store filled beforehand, such as by buildSyntheticStore in sandbox/synthetic.ts, for
+   * instances too large to pass as a dataset; `dataset` is then ignored.
+   */
+  store?: Store;
+  /** Faults active from the start; Sandbox.injectFault adds more. */
+  faults?: FaultSpec[];
+  /** Serve HTTPS with this PEM key and certificate instead of plain HTTP. */
+  tls?: SandboxTlsOptions;
+}
+
+export interface SandboxTlsOptions {
+  key: string;
+  cert: string;
+  /** PEM CA certificate that client certificates must be signed by; required with requestClientCert. */
+  ca?: string;
+  /** Reject every connection without a client certificate signed by `ca` (mutual TLS). */
+  requestClientCert?: boolean;
 }
 
 export interface RecordedCall {
@@ -52,8 +72,15 @@ export interface RecordedCall {
   path: string;
   /** Parsed JSON body, the raw text when it was not JSON, or null when empty. */
   body: unknown;
-  /** HTTP status of the reply; 0 while the request is in progress. */
+  /**
+   * HTTP status of the reply; 0 while the request is in progress. A dropped connection records
+   * 444 and a delayed request whose client left records 499, as nginx logs them.
+   */
   status: number;
+  /** Date.now() when the request arrived, in milliseconds. */
+  receivedAt: number;
+  /** The injected fault that hit this request, such as "status 503" or "drop after apply". */
+  fault?: string;
 }
 
 export interface Sandbox {
@@ -70,11 +97,11 @@ export interface Sandbox {
   getAttribute(id: string | number): Record<string, unknown> | undefined;
   /** Current event fields in MISP JSON form (published flag, timestamps), without attributes. */
   getEvent(id: string | number): Record<string, unknown> | undefined;
+  /** Makes matching requests fail from now on; see sandbox/faults.ts for the kinds. */
+  injectFault(fault: FaultSpec): void;
+  clearFaults(): void;
   close(): Promise<void>;
 }
-
-const AUTH_FAILED =
-  'Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.';
 
 /** Request bodies larger than this are refused with 413. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -124,14 +151,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const clock = options.now ?? (() => Date.now() / 1000);
   const now = () => Math.floor(clock());
   const user = createUser(options.user);
-  const store = loadDataset(options.dataset ?? [], now());
+  const store = options.store ?? loadDataset(options.dataset ?? [], now());
 
-  const state: ServerState = { store, user, key, now, baseUrl: '', calls: [], publishes: [], alerts: [] };
-  const server = createServer((request, response) => {
+  const faults = new FaultList();
+  for (const fault of options.faults ?? []) faults.add(fault);
+
+  const state: ServerState = { store, user, key, now, baseUrl: '', calls: [], publishes: [], alerts: [], faults };
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
     void handleRequest(state, request, response);
-  });
+  };
+  const server = options.tls ? createHttpsServer(httpsOptions(options.tls), handler) : createServer(handler);
   await listen(server, host, port);
-  state.baseUrl = baseUrlOf(server);
+  state.baseUrl = baseUrlOf(server, options.tls ? 'https' : 'http');
 
   return {
     url: state.baseUrl,
@@ -148,6 +179,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const event = store.findEvent(String(id));
       return event ? { ...event.fields } : undefined;
     },
+    injectFault: (fault) => faults.add(fault),
+    clearFaults: () => faults.clear(),
     close: () => closeServer(server),
   };
 }
@@ -161,12 +194,27 @@ interface ServerState {
   calls: RecordedCall[];
   publishes: string[];
   alerts: string[];
+  faults: FaultList;
+}
+
+function httpsOptions(tls: SandboxTlsOptions) {
+  if (tls.requestClientCert && !tls.ca) throw new TypeError('tls.requestClientCert needs tls.ca, the CA that signs client certificates');
+  return {
+    key: tls.key,
+    cert: tls.cert,
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    // With both set, Node's TLS server rejects a client that presents no certificate signed by `ca`.
+    requestCert: tls.requestClientCert ?? false,
+    rejectUnauthorized: tls.requestClientCert ?? false,
+  };
 }
 
 async function handleRequest(state: ServerState, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const method = request.method ?? 'GET';
   const target = request.url ?? '/';
-  const call: RecordedCall = { method, path: target, body: null, status: 0 };
+  const call: RecordedCall = { method, path: target, body: null, status: 0, receivedAt: Date.now() };
+  // The Date header follows the sandbox clock, as a MISP server's follows its own; Node then sends no other.
+  response.setHeader('Date', new Date(state.now() * 1000).toUTCString());
 
   let raw: Buffer;
   try {
@@ -188,8 +236,31 @@ async function handleRequest(state: ServerState, request: IncomingMessage, respo
     call.body = raw.length === 0 ? null : raw.toString('latin1');
   }
 
+  const fault = state.faults.take(method, pathOf(target));
+  if (fault) {
+    call.fault = fault.description;
+    if (!fault.spec.failAfterApply && fault.spec.kind !== 'delay') {
+      call.status = sendFaultReply(response, fault.spec, state.baseUrl, pathOf(target));
+      return;
+    }
+    // A request still waiting when its client gives up is never handled.
+    if (!fault.spec.failAfterApply && fault.spec.kind === 'delay' && !(await waitUnlessClientGone(response, fault.spec.ms))) {
+      call.status = CLIENT_GONE_STATUS;
+      return;
+    }
+  }
+
   try {
     const reply = await route(state, request, target, body);
+    // The change is stored by now; an error reply from route goes out unchanged.
+    if (fault?.spec.failAfterApply && fault.spec.kind !== 'delay') {
+      call.status = sendFaultReply(response, fault.spec, state.baseUrl, pathOf(target));
+      return;
+    }
+    if (fault?.spec.failAfterApply && fault.spec.kind === 'delay' && !(await waitUnlessClientGone(response, fault.spec.ms))) {
+      call.status = CLIENT_GONE_STATUS;
+      return;
+    }
     call.status = reply === 'redirect' ? 302 : reply.status;
     if (reply === 'redirect') sendLoginRedirect(response, state.baseUrl);
     else await sendReply(response, reply);
@@ -220,7 +291,7 @@ async function route(state: ServerState, request: IncomingMessage, target: strin
   const apiRequest = automation || parsed.jsonExtension || /application\/json|application\/xml|text\/xml|text\/csv/i.test(accept);
   if (!apiRequest) return 'redirect';
 
-  if (request.headers.authorization !== state.key) throw mispError(403, AUTH_FAILED, path);
+  if (request.headers.authorization !== state.key) throw mispError(403, AUTH_FAILED_MESSAGE, path);
 
   const routeEntry = ROUTES[`${parsed.controller}/${parsed.action}`];
   if (!routeEntry) throw mispError(404, 'Not Found', path);
@@ -383,7 +454,7 @@ function assertLoopback(host: string): void {
   }
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: Server | HttpsServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => {
@@ -393,14 +464,14 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function baseUrlOf(server: Server): string {
+function baseUrlOf(server: Server | HttpsServer, scheme: 'http' | 'https'): string {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the sandbox server has no TCP address');
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${scheme}://${host}:${address.port}`;
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | HttpsServer): Promise<void> {
   return new Promise((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()));
     server.closeAllConnections();

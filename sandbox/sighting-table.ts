@@ -38,6 +38,8 @@ export class SightingTable {
   private lastId = 0;
   private rowsAreInIdOrder = true;
   private rowsByIdCache: Uint32Array | null = null;
+  /** Per sighting type, its rows ordered by date_sighting; see rowsOfTypeBetween. */
+  private rowsByDateCache = new Map<number, Uint32Array>();
 
   get size(): number {
     return this.rowCount;
@@ -70,6 +72,7 @@ export class SightingTable {
     if (sighting.id <= this.lastId) this.rowsAreInIdOrder = false;
     this.lastId = Math.max(this.lastId, sighting.id);
     this.rowsByIdCache = null;
+    this.rowsByDateCache.clear();
     return row;
   }
 
@@ -114,6 +117,50 @@ export class SightingTable {
     }
     this.rowsByIdCache = rows;
     return rows;
+  }
+
+  /**
+   * Rows of one sighting type with lower <= date_sighting <= upper, in date order. A binary search
+   * in a per-type date index, built on first use and kept until the next add, so a time-window
+   * search reads only the rows it returns.
+   */
+  rowsOfTypeBetween(type: number, lower: number, upper: number): Uint32Array {
+    const rows = this.rowsByDate(type);
+    const dates = this.dates;
+    // The first index whose date is above `bound`, or at it too when `inclusive`.
+    const firstIndexFrom = (bound: number, inclusive: boolean) => {
+      let low = 0;
+      let high = rows.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        const date = dates[rows[middle] ?? 0] ?? 0;
+        if (date < bound || (!inclusive && date === bound)) low = middle + 1;
+        else high = middle;
+      }
+      return low;
+    };
+    return rows.subarray(firstIndexFrom(lower, true), firstIndexFrom(upper, false));
+  }
+
+  private rowsByDate(type: number): Uint32Array {
+    const cached = this.rowsByDateCache.get(type);
+    if (cached) return cached;
+    let count = 0;
+    for (let row = 0; row < this.rowCount; row++) if (this.types[row] === type) count++;
+    const rows = new Uint32Array(count);
+    let next = 0;
+    for (let row = 0; row < this.rowCount; row++) if (this.types[row] === type) rows[next++] = row;
+    const dates = this.dates;
+    rows.sort((a, b) => (dates[a] ?? 0) - (dates[b] ?? 0) || a - b);
+    this.rowsByDateCache.set(type, rows);
+    return rows;
+  }
+
+  /** Sorts rows in place by sighting id and returns them. */
+  sortById(rows: Uint32Array): Uint32Array {
+    if (this.rowsAreInIdOrder) return rows.sort();
+    const ids = this.ids;
+    return rows.sort((a, b) => (ids[a] ?? 0) - (ids[b] ?? 0));
   }
 
   /** Returns a sighting id that occurs on more than one row, or undefined. */

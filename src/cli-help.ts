@@ -54,7 +54,11 @@ const INPUT_HELP: Partial<Record<InputName, InputHelp>> = {
     value: 'MODE',
     text: 'Which events to republish, without e-mail, after their attributes are demoted: published-only (events that were published before the run), always, or never.',
   },
-  'page-size': { value: 'N', text: 'Attributes per /attributes/restSearch request, from 1 to 10000.' },
+  strategy: {
+    value: 'NAME',
+    text: 'How to find the attributes to demote, with the same result: sightings-first reads the false-positive sightings and then only the attributes that have enough of them; full-scan reads every attribute with to_ids set and its sightings, which takes longer as the instance grows.',
+  },
+  'page-size': { value: 'N', text: 'Attributes per /attributes/restSearch request of --strategy full-scan, from 1 to 10000.' },
   'report-dir': {
     value: 'DIR',
     text: 'Folder for misp-fp-report.json and misp-fp-report.csv, created when missing. Each run overwrites both files.',

@@ -12,6 +12,7 @@ export const INPUT_DEFAULTS = {
   'minimal-sighting-date': '1970-01-01T00:00:00Z',
   'dry-run': 'false',
   republish: 'published-only',
+  strategy: 'sightings-first',
   'page-size': '1000',
   'artifact-name': 'misp-fp-report',
   'report-dir': '',
@@ -59,6 +60,9 @@ export type OutputName = (typeof OUTPUT_NAMES)[number];
 
 export const REPUBLISH_MODES = ['published-only', 'always', 'never'] as const;
 export type RepublishMode = (typeof REPUBLISH_MODES)[number];
+
+export const STRATEGIES = ['sightings-first', 'full-scan'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
 
 /** The largest restSearch page we ask for: bigger pages make MISP build the whole reply in PHP memory. */
 export const MAX_PAGE_SIZE = 10_000;

@@ -8,9 +8,11 @@ import { FileJournal, readPendingEvents } from './journal.ts';
 import type { Logger } from './logger.ts';
 import { MispClient } from './misp-client.ts';
 import type { RunReport } from './report-model.ts';
+import type { RetryPolicy } from './retry.ts';
 import { runDemotion } from './run.ts';
 import type { Settings } from './settings.ts';
 import { type ReportFiles, writeReportFiles } from './sinks/report-files.ts';
+import { selectStrategy } from './strategies/index.ts';
 
 export interface ExecuteOptions {
   logger: Logger;
@@ -18,6 +20,8 @@ export interface ExecuteOptions {
   /** Report folder used when settings.reportDir is empty. */
   defaultReportDir: string;
   now?: () => Date;
+  /** Retry policy of the MISP client; tests pass short waits. DEFAULT_RETRY_POLICY when absent. */
+  retry?: RetryPolicy;
 }
 
 export interface ExecuteResult {
@@ -44,6 +48,7 @@ export async function executeRun(settings: Settings, options: ExecuteOptions): P
     },
     logger,
     userAgent: `misp-fp-demote/${options.toolVersion}`,
+    retry: options.retry,
   });
 
   let report: RunReport;
@@ -55,6 +60,7 @@ export async function executeRun(settings: Settings, options: ExecuteOptions): P
       toolVersion: options.toolVersion,
       journal: new FileJournal(journalFile),
       pendingEvents,
+      strategy: selectStrategy(settings.strategy),
     });
   } finally {
     await misp.close();

@@ -1,7 +1,8 @@
 /**
  * An append-only record of the changes MISP confirmed, one JSON object per line, written the
  * moment each confirmation arrives. A run killed halfway leaves a true record, and the next run
- * reads it to republish the events that run edited but did not get to publish.
+ * reads it to republish the events that run edited but did not publish, whether it was killed
+ * or its publish request failed.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,10 @@ export type JournalRecord =
   | { kind: 'event-state'; at: string; eventId: string; publishedBefore: boolean | null }
   | { kind: 'attribute-demoted'; at: string; attributeId: string; eventId: string; timestampAfter: string }
   | { kind: 'event-published'; at: string; eventId: string }
+  /** The run left the event unpublished on purpose (a draft, or republish: never). */
+  | { kind: 'event-left-unpublished'; at: string; eventId: string }
+  /** The run took over an event an earlier run left to publish. */
+  | { kind: 'event-carried-over'; at: string; eventId: string; publishedBefore: boolean | null }
   | { kind: 'run-finished'; at: string };
 
 /** Destination of journal records: a file, or memory in tests. */
@@ -50,9 +55,10 @@ export interface PendingEvent {
 }
 
 /**
- * Reads the journal and returns the events its last run edited but never published, when that
- * run did not finish and ran against the same MISP. A missing file has none. Lines that do not
- * parse (a write cut short by the kill) are skipped.
+ * Reads the journal and returns the events its last run, against the same MISP, edited or took
+ * over but neither published nor left unpublished on purpose: the run was killed first, or its
+ * publish request failed. A missing file has none. Lines that do not parse (a write cut short by
+ * a kill) are skipped.
  */
 export function readPendingEvents(file: string, mispUrl: string): PendingEvent[] {
   if (!existsSync(file)) return [];
@@ -73,17 +79,20 @@ export function readPendingEvents(file: string, mispUrl: string): PendingEvent[]
 
   const start = lastRun[0];
   if (start?.kind !== 'run-started' || start.mispUrl !== mispUrl) return [];
-  if (lastRun.some((record) => record.kind === 'run-finished')) return [];
 
   const publishedBefore = new Map<string, boolean | null>();
-  const edited = new Set<string>();
-  const published = new Set<string>();
+  const needsPublish = new Set<string>();
+  const settled = new Set<string>();
   for (const record of lastRun) {
     if (record.kind === 'event-state') publishedBefore.set(record.eventId, record.publishedBefore);
-    if (record.kind === 'attribute-demoted') edited.add(record.eventId);
-    if (record.kind === 'event-published') published.add(record.eventId);
+    if (record.kind === 'event-carried-over') {
+      publishedBefore.set(record.eventId, record.publishedBefore);
+      needsPublish.add(record.eventId);
+    }
+    if (record.kind === 'attribute-demoted') needsPublish.add(record.eventId);
+    if (record.kind === 'event-published' || record.kind === 'event-left-unpublished') settled.add(record.eventId);
   }
-  return [...edited]
-    .filter((eventId) => !published.has(eventId))
+  return [...needsPublish]
+    .filter((eventId) => !settled.has(eventId))
     .map((eventId) => ({ eventId, publishedBefore: publishedBefore.get(eventId) ?? null }));
 }

@@ -14,7 +14,15 @@ import {
   retryReasonForStatus,
   serverRequestedDelayMs,
 } from './retry.ts';
-import { type MispAttribute, type MispCurrentUser, type MispErrorBody, type MispEventIndexEntry, toFlag } from './misp-types.ts';
+import {
+  type MispAttribute,
+  type MispCurrentUser,
+  type MispErrorBody,
+  type MispEventIndexEntry,
+  type MispSearchedSighting,
+  type SightingSearch,
+  toFlag,
+} from './misp-types.ts';
 
 export interface MispClientOptions {
   baseUrl: string;
@@ -33,13 +41,16 @@ export class MispApiError extends Error {
   readonly status: number;
   readonly method: string;
   readonly path: string;
+  /** MISP rejected the key (403 "Authentication failed"), as opposed to denying one action. */
+  readonly authenticationFailed: boolean;
 
-  constructor(message: string, details: { status: number; method: string; path: string }) {
+  constructor(message: string, details: { status: number; method: string; path: string; authenticationFailed?: boolean }) {
     super(message);
     this.name = 'MispApiError';
     this.status = details.status;
     this.method = details.method;
     this.path = details.path;
+    this.authenticationFailed = details.authenticationFailed ?? false;
   }
 }
 
@@ -54,6 +65,9 @@ export class MispClient {
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly sendsClientCertificate: boolean;
+  /** Date header of the latest reply: the server's clock, which a sighting's date_sighting follows. */
+  private lastReplyDate: string | undefined;
 
   constructor(options: MispClientOptions) {
     this.baseUrl = options.baseUrl;
@@ -69,6 +83,7 @@ export class MispClient {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
+    this.sendsClientCertificate = options.connection.clientCert !== '' && options.baseUrl.startsWith('https:');
   }
 
   /**
@@ -83,12 +98,14 @@ export class MispClient {
       if (outcome.kind === 'done') return outcome.value as T;
 
       const { error, reason, requestedDelayMs } = outcome;
-      if (reason === undefined || attempt >= this.retry.maxAttempts) throw error;
+      if (reason === undefined) throw error;
+      const attempts = attempt === 1 ? '1 attempt' : `${attempt} attempts`;
+      if (attempt >= this.retry.maxAttempts) throw new MispApiError(`${error.message} Gave up after ${attempts}.`, error);
 
       const delayMs = requestedDelayMs ?? backoffDelayMs(attempt, this.retry, this.random);
       if (waitedMs + delayMs > this.retry.maxTotalWaitMs) {
         throw new MispApiError(
-          `${error.message} Gave up after ${attempt} attempts: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`,
+          `${error.message} Gave up after ${attempts}: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`,
           error,
         );
       }
@@ -120,10 +137,11 @@ export class MispClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher: this.dispatcher,
       });
+      this.lastReplyDate = response.headers.date?.toString();
       text = await response.body.text();
     } catch (error) {
-      const { message, reason } = describeNetworkError(error, this.baseUrl);
-      return { kind: 'failed', error: new MispApiError(`${method} ${path} failed: ${message}`, where), reason };
+      const { message, reason } = describeNetworkError(error, this.baseUrl, this.sendsClientCertificate);
+      return { kind: 'failed', error: this.withoutKey(new MispApiError(`${method} ${path} failed: ${message}`, where)), reason };
     }
 
     const status = response.statusCode;
@@ -133,8 +151,18 @@ export class MispClient {
     } catch (error) {
       const reason = retryReasonForStatus(status, isJson(text));
       const requestedDelayMs = reason ? serverRequestedDelayMs(response.headers, Date.now()) : undefined;
-      return { kind: 'failed', error: error as MispApiError, reason, requestedDelayMs };
+      return { kind: 'failed', error: this.withoutKey(error as MispApiError), reason, requestedDelayMs };
     }
+  }
+
+  /**
+   * Replaces the key in an error message. The captured MISP 2.5.1 error replies do not quote it,
+   * but a proxy or a misconfigured server may put request headers into an error body.
+   */
+  private withoutKey(error: MispApiError): MispApiError {
+    const key = this.headers.authorization ?? '';
+    if (key !== '' && error.message.includes(key)) error.message = error.message.replaceAll(key, '***');
+    return error;
   }
 
   private parseReply(
@@ -162,14 +190,15 @@ export class MispClient {
       parsed = undefined;
     }
     if (parsed === undefined && !(status >= 200 && status < 300 && text === '' && /json/i.test(contentType))) {
-      throw new MispApiError(
-        `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON. Check that misp-url points at MISP, not at a login page or a proxy.`,
-        details,
-      );
+      const received = `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON.`;
+      if (status === 429) throw new MispApiError(`${received} MISP or a proxy in front of it limits the request rate.`, details);
+      if (status >= 500) throw new MispApiError(`${received} MISP or a proxy in front of it may be overloaded, restarting or down.`, details);
+      throw new MispApiError(`${received} Check that misp-url points at MISP, not at a login page or a proxy.`, details);
     }
 
     if (status < 200 || status >= 300) {
-      throw new MispApiError(`${method} ${path} failed: HTTP ${status}: ${describeErrorBody(parsed, status)}`, details);
+      const authenticationFailed = status === 403 && isAuthenticationFailure(parsed);
+      throw new MispApiError(`${method} ${path} failed: HTTP ${status}: ${describeErrorBody(parsed, status)}`, { ...details, authenticationFailed });
     }
     return parsed;
   }
@@ -204,6 +233,42 @@ export class MispClient {
       if (attributes.length > 0) yield attributes;
       if (attributes.length < pageSize) return;
     }
+  }
+
+  /**
+   * Returns the MISP server's clock in epoch seconds, from the Date header of a getVersion reply,
+   * or undefined when the reply has no valid Date header.
+   */
+  async getServerTime(): Promise<number | undefined> {
+    await this.request('GET', '/servers/getVersion');
+    const millis = Date.parse(this.lastReplyDate ?? '');
+    return Number.isNaN(millis) ? undefined : Math.floor(millis / 1000);
+  }
+
+  /**
+   * Returns the sightings that match the search, in one request: MISP 2.5.1 has no pagination on
+   * /sightings/restSearch, so callers bound a reply with the time window. An empty attributeIds
+   * list returns nothing without a request, because MISP reads an empty id list as no filter.
+   */
+  async searchSightings(search: SightingSearch): Promise<MispSearchedSighting[]> {
+    if (search.attributeIds !== undefined && search.attributeIds.length === 0) return [];
+    const body: Record<string, unknown> = { returnFormat: 'json', type: search.type, from: search.from, to: search.to };
+    if (search.attributeIds !== undefined) {
+      body.context = 'attribute';
+      body.id = search.attributeIds;
+    }
+    if (search.includeAttribute) body.includeAttribute = 1;
+
+    const reply = await this.request<{ response?: Array<{ Sighting?: MispSearchedSighting }> }>('POST', '/sightings/restSearch', body);
+    const entries = reply?.response;
+    if (!Array.isArray(entries)) {
+      throw new MispApiError('POST /sightings/restSearch: the reply has no response list.', {
+        method: 'POST',
+        path: '/sightings/restSearch',
+        status: 200,
+      });
+    }
+    return entries.flatMap((entry) => (entry?.Sighting ? [entry.Sighting] : []));
   }
 
   async getCurrentUser(): Promise<MispCurrentUser> {
@@ -277,10 +342,16 @@ function describeErrorBody(body: unknown, status: number): string {
       parts.push(`${field}: ${Array.isArray(messages) ? messages.join('; ') : String(messages)}`);
     }
   }
-  if (status === 403 && /authentication failed/i.test(parts[0] ?? '')) {
+  if (status === 403 && isAuthenticationFailure(body)) {
     parts.push('check misp-key: MISP did not accept it (wrong, disabled or expired key, or a user without API access)');
   }
   return parts.join('; ');
+}
+
+/** Returns whether the body is MISP 2.5.1's 403 for a wrong, disabled or expired key, "Authentication failed. ...". */
+function isAuthenticationFailure(body: unknown): boolean {
+  const error = (body ?? {}) as MispErrorBody;
+  return /authentication failed/i.test(error.message || error.name || '');
 }
 
 function isJson(text: string): boolean {
@@ -304,18 +375,37 @@ const TLS_VERIFY_CODES = new Set([
 ]);
 
 /** Turns an undici or socket error into a message naming the fix, and a retry reason when retrying can help. */
-function describeNetworkError(error: unknown, baseUrl: string): { message: string; reason?: RetryReason } {
+function describeNetworkError(error: unknown, baseUrl: string, sendsClientCertificate: boolean): { message: string; reason?: RetryReason } {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   const code = (error as { code?: string })?.code ?? cause?.code ?? '';
   const text = error instanceof Error ? error.message : String(error);
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    // Node's error carries the host and the peer certificate, whose subjectaltname lists its names.
+    const mismatch = (cause?.code === code ? cause : error) as { host?: string; cert?: { subjectaltname?: string } };
+    const host = mismatch.host ?? new URL(baseUrl).hostname;
+    const names = mismatch.cert?.subjectaltname || 'no subject alternative names';
+    return {
+      message: `the TLS certificate of ${baseUrl} is not valid for the host name ${host}: it lists ${names}. Set misp-url to a host name the certificate lists, or have the certificate reissued for ${host}.`,
+    };
+  }
   if (TLS_VERIFY_CODES.has(code) || TLS_VERIFY_CODES.has(cause?.code ?? '')) {
     return {
       message: `the TLS certificate of ${baseUrl} could not be verified (${code}): set misp-ca-cert to the CA that signed it, or, for a test server only, misp-verify-tls: false.`,
     };
   }
   if (/certificate required|alert.*(handshake|certificate)|tlsv13 alert/i.test(`${text} ${cause?.message ?? ''}`)) {
+    // OpenSSL's message carries its source file and line; the alert name is the useful part.
+    const alert = /(?:tlsv1\d?|sslv3) alert [a-z ]+/i.exec(`${text} ${cause?.message ?? ''}`)?.[0] ?? text.trim();
     return {
-      message: `the TLS handshake with ${baseUrl} failed (${text}): if the server requires a client certificate, set misp-client-cert and misp-client-key.`,
+      message: `the TLS handshake with ${baseUrl} failed (${alert}): if the server requires a client certificate, set misp-client-cert and misp-client-key.`,
+    };
+  }
+  // A TLS 1.3 server that rejects the client certificate may close the connection after the
+  // handshake without an alert, so the client sees only the close.
+  if (code === 'UND_ERR_SOCKET' && sendsClientCertificate) {
+    return {
+      message: `${text} (${code}): if the server rejected the client certificate, check that misp-client-cert and misp-client-key are a pair signed by a CA the server trusts.`,
+      reason: 'network error',
     };
   }
   switch (code) {

@@ -28,6 +28,29 @@ export interface MispSighting {
   Organisation?: MispOrganisation;
 }
 
+/**
+ * One sighting of a `/sightings/restSearch` reply (the object inside `{"Sighting": ...}`). `value`
+ * is null, and `Attribute` null when requested, when MISP returns a sighting of an attribute the
+ * key cannot see, as some sighting policies of MISP 2.5.1 do.
+ */
+export interface MispSearchedSighting extends Omit<MispSighting, 'value'> {
+  value: string | null;
+  /** Present with `includeAttribute: 1`. */
+  Attribute?: { id: MispNumber; uuid: string; type?: string; category?: string; to_ids: MispFlag; value?: string } | null;
+}
+
+/** The `/sightings/restSearch` filters the strategies send. */
+export interface SightingSearch {
+  type: 0 | 1 | 2;
+  /** Epoch seconds, both inclusive. MISP 2.5.1 applies `from` only together with `to`. */
+  from: number;
+  to: number;
+  /** Only sightings of these attributes: sent as context "attribute" with `id` as a list of integers. */
+  attributeIds?: readonly number[];
+  /** Adds each sighting's attribute (id, uuid, type, category, to_ids, value). */
+  includeAttribute?: boolean;
+}
+
 /** The event stub that `/attributes/restSearch` embeds in each attribute. */
 export interface MispEventStub {
   id: MispNumber;

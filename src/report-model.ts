@@ -121,6 +121,11 @@ export interface RunReport {
     notFound: number;
     /** Sightings skipped because MISP hid their attribute from the key (`"Attribute": null`). */
     invisibleSightings: number;
+    /**
+     * Attributes with more false-positive sightings than minimal-fp that the attribute lookup did
+     * not return (deleted, or hidden from the key); always 0 with the full-scan strategy.
+     */
+    sightedAttributesNotFound: number;
     /** How many attributes got each decision reason. */
     byReason: Record<DecisionReason, number>;
   };

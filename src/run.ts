@@ -6,7 +6,15 @@
 import { forEachLimited } from './concurrency.ts';
 import type { JournalWriter, PendingEvent } from './journal.ts';
 import type { Logger } from './logger.ts';
-import { type MispAttribute, type MispCurrentUser, type MispEventIndexEntry, toFlag, toId } from './misp-types.ts';
+import {
+  type MispAttribute,
+  type MispCurrentUser,
+  type MispEventIndexEntry,
+  type MispSearchedSighting,
+  type SightingSearch,
+  toFlag,
+  toId,
+} from './misp-types.ts';
 import { missingPermissions, readPermissions, type UserPermissions } from './preflight.ts';
 import type { EventOutcome, ReportFailure, ReportRow, RunReport } from './report-model.ts';
 import type { Settings } from './settings.ts';
@@ -19,6 +27,8 @@ export interface MispApi {
   getVersion(): Promise<string>;
   getCurrentUser(): Promise<MispCurrentUser>;
   searchIdsAttributes(pageSize: number): AsyncIterable<MispAttribute[]>;
+  getServerTime(): Promise<number | undefined>;
+  searchSightings(search: SightingSearch): Promise<MispSearchedSighting[]>;
   getAttributesByUuid(uuids: string[]): Promise<MispAttribute[]>;
   getEventIndex(eventIds: string[]): Promise<MispEventIndexEntry[]>;
   demoteAttribute(attributeId: string): Promise<MispAttribute>;
@@ -68,7 +78,7 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
   const pending = new Map((deps.pendingEvents ?? []).map((event) => [event.eventId, event]));
   if (pending.size > 0) {
     logger.warning(
-      `An earlier run stopped after editing events ${[...pending.keys()].join(', ')} and before publishing them; this run republishes them.`,
+      `An earlier run edited events ${[...pending.keys()].join(', ')} and did not publish them (it stopped, or the publish failed); this run publishes them as republish (${settings.republish}) allows.`,
     );
   }
   const eventIndex = await logger.group('Read event state', () =>
@@ -77,6 +87,10 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
 
   if (!settings.dryRun) {
     deps.journal.append({ kind: 'run-started', at: startedAt, mispUrl: settings.mispUrl, dryRun: settings.dryRun });
+    // Recorded at once, so that a run killed before handling them hands them on again.
+    for (const event of pending.values()) {
+      deps.journal.append({ kind: 'event-carried-over', at: startedAt, eventId: event.eventId, publishedBefore: event.publishedBefore });
+    }
   }
 
   const failures: ReportFailure[] = [];
@@ -117,6 +131,7 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
       alreadyDemoted: count('already-demoted'),
       notFound: count('not-found'),
       invisibleSightings: collection.invisibleSightings,
+      sightedAttributesNotFound: collection.sightedAttributesNotFound,
       byReason: collection.byReason,
     },
     rows,
@@ -208,9 +223,9 @@ async function demoteRows(
       row.error = 'deleted, or no longer visible to the key, since the search';
     } else if (!toFlag(now.to_ids)) {
       row.result = 'already-demoted';
-    } else if (!permissions.siteAdmin && event !== undefined && ownerOrgId(event) !== '' && ownerOrgId(event) !== permissions.orgId) {
+    } else if (!permissions.siteAdmin && event !== undefined && creatorOrgId(event) !== '' && creatorOrgId(event) !== permissions.orgId) {
       row.result = 'not-permitted';
-      row.error = `event ${row.eventId} belongs to ${row.eventOrg || `org ${ownerOrgId(event)}`}; only that organisation or a site admin can edit it`;
+      row.error = `event ${row.eventId} was created by ${event.Orgc?.name || `org ${creatorOrgId(event)}`}; only that organisation or a site admin can edit it`;
     } else {
       editable.push(row);
       continue;
@@ -218,37 +233,87 @@ async function demoteRows(
     logger.info(`Attribute ${row.attributeId} of event ${row.eventId}: ${row.result}${row.error ? ` (${row.error})` : ''}.`);
   }
 
+  const recordDemoted = (row: ReportRow, stored: MispAttribute) => {
+    const at = deps.now().toISOString();
+    const timestampAfter = stored.timestamp === undefined ? '' : String(stored.timestamp);
+    // Journal first: if the process dies right here, the record of the change survives.
+    journal.append({ kind: 'attribute-demoted', at, attributeId: row.attributeId, eventId: row.eventId, timestampAfter });
+    row.result = 'demoted';
+    row.attributeTimestampAfter = timestampAfter;
+    row.changedAt = at;
+  };
+
   await forEachLimited(editable, settings.maxConcurrency, async (row) => {
     recordEventState(row.eventId);
     try {
-      const stored = await deps.misp.demoteAttribute(row.attributeId);
-      const at = deps.now().toISOString();
-      const timestampAfter = stored.timestamp === undefined ? '' : String(stored.timestamp);
-      // Journal first: if the process dies right here, the record of the change survives.
-      journal.append({ kind: 'attribute-demoted', at, attributeId: row.attributeId, eventId: row.eventId, timestampAfter });
-      row.result = 'demoted';
-      row.attributeTimestampAfter = timestampAfter;
-      row.changedAt = at;
+      recordDemoted(row, await deps.misp.demoteAttribute(row.attributeId));
       logger.info(`Demoted attribute ${row.attributeId} of event ${row.eventId}.`);
     } catch (error) {
       const message = (error as Error).message;
-      if ((error as { status?: number }).status === 403) {
+      if (isPermissionDenied(error)) {
         row.result = 'not-permitted';
         row.error = message;
         logger.warning(`MISP did not permit editing attribute ${row.attributeId}: ${message}`);
         return;
       }
+
+      // A reply lost after MISP stored the edit (a dropped connection, a 500 after saving) looks
+      // like a failure, so the attribute is read again: to_ids true before the edit and false now
+      // means the edit was stored.
+      const now = await rereadAttribute(row.attributeUuid, deps);
+      if (now.kind === 'read' && !toFlag(now.attribute.to_ids)) {
+        recordDemoted(row, now.attribute);
+        logger.warning(`Demoted attribute ${row.attributeId} of event ${row.eventId}: the edit failed (${message}), but reading the attribute again shows to_ids false, so MISP stored it.`);
+        return;
+      }
       row.result = 'failed';
-      row.error = message;
-      failures.push({ operation: 'edit-attribute', id: row.attributeId, message });
-      logger.error(`Demoting attribute ${row.attributeId} failed: ${message}`);
+      row.error =
+        now.kind !== 'failed'
+          ? message
+          : `${message} Whether MISP stored the edit is unknown, because reading attribute ${row.attributeId} again failed too (${now.message}): check its to_ids in MISP and republish event ${row.eventId} if it changed.`;
+      failures.push({ operation: 'edit-attribute', id: row.attributeId, message: row.error });
+      logger.error(`Demoting attribute ${row.attributeId} failed: ${row.error}`);
     }
   });
 }
 
-function ownerOrgId(event: MispEventIndexEntry): string {
-  const orgId = (event as { org_id?: unknown }).org_id;
-  return orgId === undefined ? '' : toId(orgId);
+/**
+ * Returns whether MISP's ACL denied this one action with 403, such as "You do not have permission
+ * to do that." on another organisation's event. A 403 for a rejected key fails every later
+ * request too, so it counts as a failure instead.
+ */
+function isPermissionDenied(error: unknown): boolean {
+  const details = error as { status?: number; authenticationFailed?: boolean } | undefined;
+  return details?.status === 403 && details.authenticationFailed !== true;
+}
+
+type Reread = { kind: 'read'; attribute: MispAttribute } | { kind: 'missing' } | { kind: 'failed'; message: string };
+
+async function rereadAttribute(uuid: string, deps: RunDependencies): Promise<Reread> {
+  try {
+    const [attribute] = await deps.misp.getAttributesByUuid([uuid]);
+    return attribute === undefined ? { kind: 'missing' } : { kind: 'read', attribute };
+  } catch (error) {
+    return { kind: 'failed', message: (error as Error).message };
+  }
+}
+
+/**
+ * Returns the creating organisation (orgc_id), which MISP 2.5.1's ACLComponent::canModifyEvent
+ * compares with the user's organisation. The owning org_id differs from it on events pulled by sync.
+ */
+function creatorOrgId(event: MispEventIndexEntry): string {
+  return event.orgc_id === undefined ? '' : toId(event.orgc_id);
+}
+
+/** Returns the published flag of the event as MISP stores it now, or undefined when it cannot be read. */
+async function rereadPublished(eventId: string, deps: RunDependencies): Promise<boolean | undefined> {
+  try {
+    const [entry] = await deps.misp.getEventIndex([eventId]);
+    return entry === undefined ? undefined : toFlag(entry.published);
+  } catch {
+    return undefined;
+  }
 }
 
 function publishedState(event: MispEventIndexEntry | undefined): boolean | null {
@@ -284,30 +349,49 @@ async function republishEvents(
   }
 
   const toPublish: EventOutcome[] = [];
+  const leaveUnpublished = (outcome: EventOutcome, reason: string) => {
+    deps.journal.append({ kind: 'event-left-unpublished', at: deps.now().toISOString(), eventId: outcome.eventId });
+    deps.logger.info(`Event ${outcome.eventId} stays unpublished: ${reason}.`);
+  };
   for (const outcome of outcomes.values()) {
     if (settings.republish === 'never') {
-      deps.logger.info(`Event ${outcome.eventId} stays unpublished (republish: never).`);
+      leaveUnpublished(outcome, 'republish is never');
     } else if (settings.republish === 'published-only' && outcome.publishedBefore !== true) {
       outcome.result = 'left-unpublished';
-      deps.logger.info(`Event ${outcome.eventId} stays unpublished: it was not published before this run.`);
+      leaveUnpublished(outcome, 'it was not published before this run');
     } else {
       toPublish.push(outcome);
     }
   }
 
+  const recordPublished = (outcome: EventOutcome) => {
+    outcome.result = 'republished';
+    outcome.publishedAt = deps.now().toISOString();
+    deps.journal.append({ kind: 'event-published', at: outcome.publishedAt, eventId: outcome.eventId });
+  };
+
   await forEachLimited(toPublish, settings.maxConcurrency, async (outcome) => {
     try {
       await deps.misp.publishEvent(outcome.eventId);
-      outcome.result = 'republished';
-      outcome.publishedAt = deps.now().toISOString();
-      deps.journal.append({ kind: 'event-published', at: outcome.publishedAt, eventId: outcome.eventId });
+      recordPublished(outcome);
       deps.logger.info(`Republished event ${outcome.eventId} without e-mail.`);
     } catch (error) {
       const message = (error as Error).message;
+      // As with edits, the publish may have been stored before its reply failed. The event was
+      // unpublished (by this run's edits or an earlier run's), so published now means it went through.
+      const published = await rereadPublished(outcome.eventId, deps);
+      if (published === true) {
+        recordPublished(outcome);
+        deps.logger.warning(`Republished event ${outcome.eventId} without e-mail: the publish request failed (${message}), but reading the event again shows it published.`);
+        return;
+      }
       outcome.result = 'publish-failed';
-      outcome.error = message;
-      failures.push({ operation: 'publish-event', id: outcome.eventId, message });
-      deps.logger.error(`Publishing event ${outcome.eventId} failed: ${message}`);
+      outcome.error =
+        published === false
+          ? message
+          : `${message} Whether MISP published event ${outcome.eventId} is unknown, because it could not be read again: check it in MISP.`;
+      failures.push({ operation: 'publish-event', id: outcome.eventId, message: outcome.error });
+      deps.logger.error(`Publishing event ${outcome.eventId} failed: ${outcome.error}`);
     }
   });
   return [...outcomes.values()];

@@ -2,7 +2,16 @@
  * Reads and validates the inputs into one typed Settings object. Every entry point (action,
  * command line) goes through parseSettings, and nothing talks to MISP before it has passed.
  */
-import { INPUT_DEFAULTS, type InputName, MAX_PAGE_SIZE, REPUBLISH_MODES, type RepublishMode } from './constants.ts';
+import {
+  INPUT_DEFAULTS,
+  type InputName,
+  MAX_PAGE_SIZE,
+  REPUBLISH_MODES,
+  type RepublishMode,
+  STRATEGIES,
+  type StrategyName,
+} from './constants.ts';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InputError } from './input-error.ts';
 
@@ -24,6 +33,8 @@ export interface Settings {
   minimalSightingEpoch: number;
   dryRun: boolean;
   republish: RepublishMode;
+  /** Strategy that finds the attributes to demote; both decide the same, at different cost. */
+  strategy: StrategyName;
   pageSize: number;
   /** Empty: write the report files and upload nothing. */
   artifactName: string;
@@ -99,6 +110,9 @@ export function parseSettings(get: InputSource, now: Date, io: SettingsIo = defa
   if ((mispClientCert === '') !== (mispClientKey === '') && problems.length === 0) {
     problems.push('misp-client-cert and misp-client-key go together: set both for mutual TLS, or neither.');
   }
+  if (mispClientCert !== '' && mispClientKey !== '' && !keyMatchesCertificate(mispClientCert, mispClientKey)) {
+    problems.push('misp-client-key does not belong to misp-client-cert: give the private key that the client certificate was issued for.');
+  }
 
   const minimalSightingDate = read('minimal-sighting-date');
   const settings: Settings = {
@@ -115,6 +129,7 @@ export function parseSettings(get: InputSource, now: Date, io: SettingsIo = defa
     minimalSightingEpoch: check(() => parseSightingDate(minimalSightingDate, now), 0),
     dryRun: check(() => parseBoolean('dry-run', read('dry-run')), false),
     republish: check(() => parseEnum('republish', read('republish'), REPUBLISH_MODES), 'published-only'),
+    strategy: check(() => parseEnum('strategy', read('strategy'), STRATEGIES), 'sightings-first'),
     pageSize: check(() => parsePageSize(read('page-size')), 1000),
     artifactName: check(() => parseArtifactName(get('artifact-name')?.trim() ?? INPUT_DEFAULTS['artifact-name']), ''),
     reportDir: read('report-dir'),
@@ -133,6 +148,15 @@ function parseMispUrl(text: string, warnings: string[]): string {
   const fix = 'set it to the base URL of the MISP server, such as https://misp.example.org';
   if (text === '') throw new Error(`misp-url is missing: ${fix}.`);
 
+  // Checked before any message that quotes the URL, so that no message shows a password.
+  const authority = (text.includes('://') ? text.slice(text.indexOf('://') + 3) : text).split(/[/?#]/)[0] ?? '';
+  if (authority.includes('@')) {
+    throw new Error('misp-url must not contain a user name or password: pass the API key in misp-key instead.');
+  }
+  if (!text.includes('://')) {
+    throw new Error(`misp-url "${text}" has no scheme: write it with https://, such as https://${text.replace(/\/+$/, '')}.`);
+  }
+
   let url: URL;
   try {
     url = new URL(text);
@@ -146,7 +170,7 @@ function parseMispUrl(text: string, warnings: string[]): string {
     throw new Error('misp-url must not contain a user name or password: pass the API key in misp-key instead.');
   }
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
-    throw new Error(`misp-url "${text}" has a path, query or fragment: ${fix} (the action adds the API paths itself).`);
+    throw new Error(`misp-url "${text}" has a path, query or fragment: ${fix}. The API paths are added to it; a MISP served under a sub-path is not supported.`);
   }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     warnings.push(`misp-url uses plain http to ${url.hostname}: the API key crosses the network unencrypted. Use https.`);
@@ -160,12 +184,14 @@ function isLoopbackHost(hostname: string): boolean {
 
 function parseMispKey(text: string): string {
   if (text === '') {
-    throw new Error('misp-key is missing: pass the MISP API key from a secret, such as misp-key: ${{ secrets.MISP_KEY }}.');
+    throw new Error(
+      'misp-key is missing: pass the MISP API key, in a workflow from a secret (misp-key: ${{ secrets.MISP_KEY }}), on the command line in MISP_KEY or a file.',
+    );
   }
   // The key itself is never echoed, only its shape.
   if (!MISP_KEY_PATTERN.test(text)) {
     throw new Error(
-      `misp-key is invalid: a MISP API key is 40 letters and digits, this one has ${text.length} characters${/\s/.test(text) ? ' including white space' : ''}. Copy the key from MISP (Administration > List Auth Keys) without a prefix such as "Bearer".`,
+      `misp-key is invalid: a MISP API key is 40 letters and digits, this one has ${text.length} ${text.length === 1 ? 'character' : 'characters'}${/\s/.test(text) ? ' including white space' : ''}. Copy the key from MISP (Administration > List Auth Keys) without a prefix such as "Bearer".`,
     );
   }
   return text;
@@ -230,14 +256,53 @@ function parsePem(name: InputName, text: string, kind: 'CERTIFICATE' | 'PRIVATE 
       pem = io.readFile(text);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new Error(`${name}: the file "${text}" could not be read (${reason}): give PEM text or the path of a readable PEM file.`);
+      // A private key pasted without its BEGIN line lands here too, so its text is not echoed.
+      const file = kind === 'PRIVATE KEY' ? 'the file it names' : `the file "${text}"`;
+      throw new Error(`${name}: ${file} could not be read (${reason}): give PEM text or the path of a readable PEM file.`);
     }
   }
   const pattern = kind === 'CERTIFICATE' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
   if (!pattern.test(pem)) {
     throw new Error(`${name} does not hold a PEM ${kind.toLowerCase()} (a "-----BEGIN ${kind}-----" block): give PEM text or the path of a PEM file.`);
   }
+  if (kind === 'CERTIFICATE') checkCertificates(name, pem);
+  else checkPrivateKey(name, pem);
   return pem;
+}
+
+/** Parses every certificate block, so that a damaged one fails here and not at the first connection. */
+function checkCertificates(name: InputName, pem: string): void {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  blocks.forEach((block, index) => {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new Error(`${name}: certificate ${index + 1} could not be parsed (${(error as Error).message}): give the certificate in PEM format.`);
+    }
+  });
+}
+
+/** Parses the key. The error shows Node's error code when there is one, which names the failure and not the key. */
+function checkPrivateKey(name: InputName, pem: string): void {
+  const encryptedMessage = `${name} is encrypted with a passphrase, which is not supported: give the key without one, such as the output of openssl pkey -in client.key.`;
+  // PKCS#8 and the older OpenSSL form mark an encrypted key in the PEM text itself.
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)) throw new Error(encryptedMessage);
+  try {
+    createPrivateKey(pem);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE') throw new Error(encryptedMessage);
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`${name} does not hold a valid PEM private key (${reason}): give PEM text or the path of a PEM file.`);
+  }
+}
+
+/** Returns whether the private key belongs to the first certificate of the PEM text. */
+function keyMatchesCertificate(certificatePem: string, keyPem: string): boolean {
+  try {
+    return new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
 }
 
 function parseArtifactName(text: string): string {
@@ -317,7 +382,7 @@ export function reportSettings(settings: Settings) {
     dryRun: settings.dryRun,
     republish: settings.republish,
     pageSize: settings.pageSize,
-    strategy: 'full-scan',
+    strategy: settings.strategy,
     maxDemotions: settings.maxDemotions,
     trustedOrgs: settings.trustedOrgs,
     trustedSources: settings.trustedSources,

@@ -99,6 +99,7 @@ export function runReport(options: ReportFixtureOptions = {}): RunReport {
       alreadyDemoted: count('already-demoted'),
       notFound: count('not-found'),
       invisibleSightings: 0,
+      sightedAttributesNotFound: 0,
       byReason: { demote: rows.length, 'below-minimal-fp': 4, 'below-threshold': 3, 'no-sightings-in-window': 3 },
       ...options.counts,
     },

@@ -2,10 +2,10 @@
  * Runs the action as the Actions runner does: a Node process with INPUT_* variables and the
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and returns what it wrote.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,10 +26,13 @@ process.on('exit', () => {
   for (const directory of workDirs) rmSync(directory, { recursive: true, force: true });
 });
 
-/** `entry` is src/index.ts (run by Node 24 directly) or dist/index.js (the committed bundle). */
+/**
+ * `entry` is src/index.ts (run by Node 24 directly) or dist/index.js (the committed bundle).
+ * `onStart` receives the process, for tests that kill it halfway.
+ */
 export async function runAction(
   inputs: Record<string, string>,
-  options: { entry?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { entry?: string; env?: NodeJS.ProcessEnv; onStart?: (child: ChildProcess) => void } = {},
 ): Promise<ActionRun> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'misp-fp-demote-test-'));
   workDirs.push(workDir);
@@ -54,9 +57,11 @@ export async function runAction(
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
+  options.onStart?.(child);
   const exitCode = await new Promise<number>((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
+    // A process ended by a signal has no exit code, so this returns 128 + the signal number, as a shell does.
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + constants.signals[signal] : 1)));
   });
 
   return {

@@ -1,6 +1,6 @@
 /**
- * Creates a throwaway CA and a server certificate with the openssl command-line tool, for TLS
- * tests against local servers. Keys are P-256 and certificates are valid for two days.
+ * Creates a throwaway CA and server and client certificates with the openssl command-line tool,
+ * for TLS tests against local servers. Keys are P-256 and certificates are valid for two days.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,5 +42,31 @@ export function createTestCertificates(subjectAltName = 'DNS:localhost,IP:127.0.
     serverKey: readFileSync(file('server.key'), 'utf8'),
     serverCert: readFileSync(file('server.pem'), 'utf8'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface ClientCertificate {
+  cert: string;
+  key: string;
+  certPath: string;
+  keyPath: string;
+}
+
+/** Creates a client certificate (extendedKeyUsage clientAuth) signed by the CA of `certificates`. */
+export function createClientCertificate(certificates: TestCertificates, commonName = 'misp-fp-demote test client'): ClientCertificate {
+  const file = (name: string) => path.join(certificates.dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: certificates.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', file('client.key'), '-out', file('client.csr'), '-subj', `/CN=${commonName}`);
+  writeFileSync(file('client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+  openssl('x509', '-req', '-in', file('client.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
+    '-out', file('client.pem'), '-days', '2', '-extfile', file('client.ext'));
+
+  return {
+    cert: readFileSync(file('client.pem'), 'utf8'),
+    key: readFileSync(file('client.key'), 'utf8'),
+    certPath: file('client.pem'),
+    keyPath: file('client.key'),
   };
 }

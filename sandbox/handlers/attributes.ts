@@ -94,7 +94,8 @@ export async function attributesRestSearch(context: RequestContext): Promise<Rep
   };
 }
 
-function restSearchAttribute(store: Store, attribute: AttributeRecord, includeSightings: boolean, includeEventUuid: boolean) {
+/** Builds one element of an /attributes/restSearch reply. */
+export function restSearchAttribute(store: Store, attribute: AttributeRecord, includeSightings: boolean, includeEventUuid: boolean) {
   const event = store.events.get(attribute.eventId) as EventRecord;
   const result: Record<string, unknown> = attributeFields(attribute);
   if (includeSightings) result.Sighting = attachedSightings(store, attribute);

@@ -44,15 +44,24 @@ export async function sightingsRestSearch(context: RequestContext): Promise<Repl
     throw mispError(404, 'Invalid output format.', path);
   }
 
-  const tests: RowTest[] = [timeWindowTest(filters, context.now, path)];
-  if (filters.type !== undefined) tests.push(columnTest(filters.type, (s, row) => s.sightings.type(row)));
+  const window = timeWindow(filters, context.now, path);
+  const tests: RowTest[] = [window.test];
+  const source: RowSource = { lower: window.lower, upper: window.upper };
+  if (filters.type !== undefined) {
+    source.types = mysqlIntegers(filters.type);
+    tests.push(setTest(source.types, (s, row) => s.sightings.type(row)));
+  }
   if (filters.org_id !== undefined) tests.push(orgTest(store, filters.org_id));
   if (filters.source !== undefined) tests.push(sourceTest(filters.source));
 
   if (!isPhpEmpty(filters.id)) {
     const ids = readIds(filters.id, path);
-    if (sightingContext === 'attribute') tests.push(idTest(ids, (s, row) => s.sightings.attributeId(row)));
-    else if (sightingContext === 'event') tests.push(idTest(ids, (s, row) => s.sightings.eventId(row)));
+    if (sightingContext === 'attribute') {
+      tests.push(setTest(ids, (s, row) => s.sightings.attributeId(row)));
+      source.attributeIds = ids;
+    } else if (sightingContext === 'event') {
+      tests.push(setTest(ids, (s, row) => s.sightings.eventId(row)));
+    }
     // Without a context MISP checks the ids, then ignores them.
   }
   if (!isPhpEmpty(filters.uuid)) {
@@ -72,23 +81,66 @@ export async function sightingsRestSearch(context: RequestContext): Promise<Repl
     headers: restSearchHeaders(0),
     async write(out) {
       await out.write('{"response": [');
-      await streamJsonList(out, matchingRows(store, tests), (row) => searchedSighting(store, row, options));
+      await streamJsonList(out, matchingRows(store, candidateRows(store, source), tests), (row) => searchedSighting(store, row, options));
       await out.write(']}\n');
     },
   };
 }
 
-function* matchingRows(store: Store, tests: RowTest[]): Generator<number> {
-  for (const row of store.sightings.rowsById()) {
+/** The filters the indexes can narrow a search by. Every row they return still goes through the tests. */
+interface RowSource {
+  lower: number;
+  upper: number;
+  types?: Set<number>;
+  attributeIds?: Set<number>;
+}
+
+function* matchingRows(store: Store, rows: Iterable<number>, tests: RowTest[]): Generator<number> {
+  for (const row of rows) {
     if (tests.every((test) => test(store, row))) yield row;
   }
 }
 
 /**
- * Builds the date_sighting window test: `from` and `to` together (inclusive, swapped when reversed,
+ * Returns, in sighting id order as MISP 2.5.1 returns them, every row that can match: the rows of
+ * the requested attributes, else the rows of the requested types in the time window from the
+ * date index, else all rows. A search by type and time or by attribute then reads only its rows.
+ */
+function candidateRows(store: Store, source: RowSource): Iterable<number> {
+  const table = store.sightings;
+  const parts: ArrayLike<number>[] = [];
+  if (source.attributeIds !== undefined) {
+    for (const id of source.attributeIds) parts.push(store.attributes.get(id)?.sightingRows ?? []);
+  } else if (source.types !== undefined) {
+    for (const type of source.types) {
+      // Types are stored as whole numbers from 0 to 255; any other value matches no row.
+      if (Number.isInteger(type) && type >= 0 && type <= 255) parts.push(table.rowsOfTypeBetween(type, source.lower, source.upper));
+    }
+  } else {
+    return table.rowsById();
+  }
+
+  const rows = new Uint32Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    rows.set(part, offset);
+    offset += part.length;
+  }
+  return table.sortById(rows);
+}
+
+interface TimeWindow {
+  test: RowTest;
+  /** Bounds of date_sighting, inclusive; infinite when a side is open. */
+  lower: number;
+  upper: number;
+}
+
+/**
+ * Builds the date_sighting window: `from` and `to` together (inclusive, swapped when reversed,
  * no lower bound for 0), else `last`, else the last 30 days. `from` alone is ignored, as in MISP 2.5.1.
  */
-function timeWindowTest(filters: Record<string, unknown>, now: number, url: string): RowTest {
+function timeWindow(filters: Record<string, unknown>, now: number, url: string): TimeWindow {
   for (const name of ['from', 'to', 'last']) {
     const value = filters[name];
     // resolveTimeDelta does string work on the value; PHP 8 throws on an array or object.
@@ -99,18 +151,23 @@ function timeWindowTest(filters: Record<string, unknown>, now: number, url: stri
     let lower = resolveTimeDelta(filters.from, now);
     let upper = resolveTimeDelta(filters.to, now);
     if (lower > upper) [lower, upper] = [upper, lower];
-    return (store, row) => {
+    const test: RowTest = (store, row) => {
       const date = store.sightings.dateSighting(row);
       return (lower === 0 || date >= lower) && date <= upper;
     };
+    return { test, lower: lower === 0 ? Number.NEGATIVE_INFINITY : lower, upper };
   }
   const lower = resolveTimeDelta(filters.last ?? DEFAULT_WINDOW, now);
-  return (store, row) => lower === 0 || store.sightings.dateSighting(row) >= lower;
+  const test: RowTest = (store, row) => lower === 0 || store.sightings.dateSighting(row) >= lower;
+  return { test, lower: lower === 0 ? Number.NEGATIVE_INFINITY : lower, upper: Number.POSITIVE_INFINITY };
 }
 
-/** Builds a `column = value` or `column IN (values)` test, compared as MySQL compares an integer column. */
-function columnTest(value: unknown, column: (store: Store, row: number) => number): RowTest {
-  const wanted = new Set((Array.isArray(value) ? value : [value]).map(mysqlInteger));
+/** Converts the values of a `column = value` or `column IN (values)` filter as MySQL does for an integer column. */
+function mysqlIntegers(value: unknown): Set<number> {
+  return new Set((Array.isArray(value) ? value : [value]).map(mysqlInteger));
+}
+
+function setTest(wanted: Set<number>, column: (store: Store, row: number) => number): RowTest {
   return (store, row) => wanted.has(column(store, row));
 }
 
@@ -172,10 +229,6 @@ function invalidId(value: unknown, url: string): MispHttpError {
   return mispError(400, `Invalid ID \`${phpString(value)}\` provided.`, url);
 }
 
-function idTest(ids: Set<number>, column: (store: Store, row: number) => number): RowTest {
-  return (store, row) => ids.has(column(store, row));
-}
-
 function uuidFilter(store: Store, sightingContext: unknown, value: unknown, url: string): RowTest | undefined {
   const uuids = (Array.isArray(value) ? value : [value]).map(phpString);
   if (sightingContext === 'attribute') {
@@ -184,7 +237,7 @@ function uuidFilter(store: Store, sightingContext: unknown, value: unknown, url:
       const attribute = store.attributeByUuid(uuid);
       if (attribute) attributeIds.add(attribute.id);
     }
-    return idTest(attributeIds, (s, row) => s.sightings.attributeId(row));
+    return setTest(attributeIds, (s, row) => s.sightings.attributeId(row));
   }
   if (sightingContext === 'event') {
     // MISP 2.5.1 builds `Event.uuid IN <value>` and a plain string makes that SQL invalid.
@@ -194,7 +247,7 @@ function uuidFilter(store: Store, sightingContext: unknown, value: unknown, url:
       const event = store.eventByUuid(uuid);
       if (event) eventIds.add(event.id);
     }
-    return idTest(eventIds, (s, row) => s.sightings.eventId(row));
+    return setTest(eventIds, (s, row) => s.sightings.eventId(row));
   }
   return undefined;
 }

@@ -15,11 +15,16 @@ export interface Candidate {
 /** A strategy's result: the attributes to demote and how every evaluated attribute was decided. */
 export interface Collection {
   candidates: Candidate[];
-  /** Attributes with to_ids set that the policy evaluated. */
+  /**
+   * Attributes with to_ids set that the policy evaluated: all of them in a full scan, only those
+   * with more false-positive sightings than minimal-fp in sightings-first.
+   */
   evaluated: number;
   byReason: Record<DecisionReason, number>;
   /** Sightings skipped because MISP hid their attribute from the key. */
   invisibleSightings: number;
+  /** Attributes with enough false-positive sightings that the attribute lookup did not return. */
+  sightedAttributesNotFound: number;
 }
 
 /** Finds the attributes to demote. Strategies differ in cost, never in decisions. */

@@ -39,6 +39,7 @@ describe('README generated sections', () => {
 
   it('quick start matches the nightly example', () => {
     expect(extractSection(readme, 'quick-start')).toBe(renderQuickStart(sources.quickStartWorkflow));
+    expect(extractSection(readme, 'manual-workflow')).toBe(renderQuickStart(sources.manualWorkflow!));
   });
 
   it('docs --check passes on the repository', () => {

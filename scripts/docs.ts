@@ -1,11 +1,12 @@
 /**
  * Regenerates the generated parts of README.md: the inputs and outputs tables from action.yml,
- * and the quick-start workflow from examples/workflows/nightly.yml.
+ * the quick-start workflow from examples/workflows/nightly.yml and the on-demand workflow from
+ * examples/workflows/manual.yml.
  *
  * Usage: `node scripts/docs.ts` rewrites README.md in place. `node scripts/docs.ts --check`
  * changes nothing and exits 1 when README.md is out of date.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -27,13 +28,15 @@ export interface ActionMetadata {
   outputs: Record<string, ActionOutput>;
 }
 
-export type SectionName = 'inputs' | 'outputs' | 'quick-start';
+export type SectionName = 'inputs' | 'outputs' | 'quick-start' | 'manual-workflow';
 
 /** Source texts of the generated README sections. */
 export interface DocsSources {
   metadata: ActionMetadata;
   /** Text of the workflow that the quick start shows. */
   quickStartWorkflow: string;
+  /** Text of the on-demand workflow; shown where the README has its markers. */
+  manualWorkflow?: string;
 }
 
 export interface DocsResult {
@@ -43,6 +46,7 @@ export interface DocsResult {
 
 const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK_START_WORKFLOW = path.join('examples', 'workflows', 'nightly.yml');
+const MANUAL_WORKFLOW = path.join('examples', 'workflows', 'manual.yml');
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -170,6 +174,9 @@ function replaceSection(readme: string, name: SectionName, content: string): str
 /** Returns the README text with every generated section rebuilt; the rest is kept as is. */
 export function updateReadme(readme: string, sources: DocsSources): string {
   let updated = replaceSection(readme, 'quick-start', renderQuickStart(sources.quickStartWorkflow));
+  if (sources.manualWorkflow !== undefined && readme.includes('<!-- manual-workflow:start -->')) {
+    updated = replaceSection(updated, 'manual-workflow', renderQuickStart(sources.manualWorkflow));
+  }
   updated = replaceSection(updated, 'inputs', renderInputsTable(sources.metadata.inputs));
   return replaceSection(updated, 'outputs', renderOutputsTable(sources.metadata.outputs));
 }
@@ -179,6 +186,7 @@ export function readDocsSources(root: string): DocsSources {
   return {
     metadata: parseActionMetadata(readFileSync(path.join(root, 'action.yml'), 'utf8')),
     quickStartWorkflow: readFileSync(path.join(root, QUICK_START_WORKFLOW), 'utf8'),
+    manualWorkflow: existsSync(path.join(root, MANUAL_WORKFLOW)) ? readFileSync(path.join(root, MANUAL_WORKFLOW), 'utf8') : undefined,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Runs the bundled action (dist/index.js) against the MISP sandbox loaded with the demo dataset,
  * the way the Actions runner does: inputs as INPUT_* variables, the job summary and outputs as
- * files. Prints the summary, the outputs and the state of every attribute before and after.
+ * files. Prints the summary, the outputs and the state of every attribute before and after,
+ * then the report e-mail and GitHub issue, which go to loopback stand-ins.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
+import { startGitHubIssueStub, startMailCatcher } from './demo-services.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataset = path.join(root, 'sandbox', 'datasets', 'demo.json');
@@ -93,6 +95,8 @@ async function main(): Promise<void> {
   const eventIds = events.map(({ Event: event }) => String(event.id));
 
   const sandbox = await startSandbox({ dataset });
+  const mailCatcher = await startMailCatcher();
+  const github = await startGitHubIssueStub();
   try {
     const work = await mkdtemp(path.join(tmpdir(), 'misp-fp-demote-demo-'));
     const summaryFile = path.join(work, 'step-summary.md');
@@ -111,6 +115,14 @@ async function main(): Promise<void> {
       'artifact-name': 'misp-fp-report',
       'report-dir': path.join(work, 'report'),
       ...DEMO_INPUTS,
+      mail: 'true',
+      'smtp-host': '127.0.0.1',
+      'smtp-port': String(mailCatcher.port),
+      'smtp-security': 'none',
+      'mail-from': 'misp-fp-demote@example.org',
+      'mail-to': 'soc@example.org',
+      issue: 'true',
+      'github-token': 'demo-token-for-the-local-github-stub',
     };
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -118,6 +130,11 @@ async function main(): Promise<void> {
       GITHUB_STEP_SUMMARY: summaryFile,
       GITHUB_OUTPUT: outputFile,
       RUNNER_TEMP: work,
+      // The issue goes to the local stub; the run link in its body is only text.
+      GITHUB_API_URL: github.url,
+      GITHUB_SERVER_URL: 'https://github.com',
+      GITHUB_REPOSITORY: 'example-org/soc-audit',
+      GITHUB_RUN_ID: '1',
     };
     for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
 
@@ -149,10 +166,24 @@ async function main(): Promise<void> {
       );
     }
     console.log(`\n/events/publish calls: ${sandbox.publishes.length}; /events/alert calls (e-mail): ${sandbox.alerts.length}`);
+
+    for (const mail of mailCatcher.messages) {
+      console.log(`\n===== E-mail received by the local SMTP server on port ${mailCatcher.port} =====\n`);
+      console.log(`From: ${mail.from?.text ?? ''}\nTo: ${[mail.to ?? []].flat().map((to) => to.text).join(', ')}\nSubject: ${mail.subject ?? ''}`);
+      console.log(`Attachments: ${mail.attachments.map((file) => `${file.filename} (${file.size} bytes)`).join(', ')}\n`);
+      console.log(mail.text ?? '');
+    }
+    for (const issue of github.issues) {
+      console.log(`\n===== GitHub issue created in ${issue.repository} (local API stub) =====\n`);
+      console.log(`Title: ${issue.title}\nLabels: ${issue.labels.join(', ')}\n`);
+      console.log(issue.body);
+    }
     console.log(`Report files: ${path.join(work, 'report')}`);
     process.exitCode = exitCode;
   } finally {
     await sandbox.close();
+    await mailCatcher.close();
+    await github.close();
   }
 }
 

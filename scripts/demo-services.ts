@@ -46,7 +46,7 @@ export interface GitHubIssueStub {
   close(): Promise<void>;
 }
 
-/** Answers POST /repos/{owner}/{repo}/issues as GitHub does, and 404 to everything else. */
+/** Creates issues on POST /repos/{owner}/{repo}/issues as GitHub does, and returns 404 for everything else. */
 export async function startGitHubIssueStub(): Promise<GitHubIssueStub> {
   const issues: CreatedIssue[] = [];
   const server = createServer((request, response) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defang } from '../src/defang.ts';
+import { defang, defangText } from '../src/defang.ts';
 
 describe('defang', () => {
   it.each([
@@ -38,5 +38,17 @@ describe('defang', () => {
 
   it('keeps http without a scheme separator', () => {
     expect(defang('httpd.conf')).toBe('httpd[.]conf');
+  });
+});
+
+describe('defangText', () => {
+  it('keeps full stops at the end of sentences', () => {
+    expect(defangText('nothing was changed. Check the report.')).toBe('nothing was changed. Check the report.');
+  });
+
+  it('defangs indicators inside a message', () => {
+    expect(defangText('GET https://misp.example.org/x failed for admin@example.org.')).toBe(
+      'GET hxxps://misp[.]example[.]org/x failed for admin[@]example[.]org.',
+    );
   });
 });

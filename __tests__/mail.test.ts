@@ -92,7 +92,7 @@ describe('sendReportMail content', () => {
     const [mail] = sink.messages;
     expect(mail!.envelopeFrom).toBe('misp-fp-demote@misp.test');
     expect(mail!.envelopeTo).toEqual(['soc@misp.test', 'analyst@misp.test']);
-    expect(mail!.parsed.subject).toBe('[misp-fp-demote] 4 attributes demoted on 2026-06-01');
+    expect(mail!.parsed.subject).toBe('[1 failed] [misp-fp-demote] 4 attributes demoted on 2026-06-01');
     expect(mail!.parsed.messageId).toBe(result.messageId);
     expect(mail!.parsed.headers.get('auto-submitted')).toBe('auto-generated');
     const to = Array.isArray(mail!.parsed.to) ? mail!.parsed.to[0] : mail!.parsed.to;
@@ -198,7 +198,7 @@ describe('sendReportMail mail-when', () => {
     const result = await sendReportMail(report, mailSettings(sink.port), recordingLogger());
 
     expect(result.sent).toBe(true);
-    expect(sink.messages[0]!.parsed.subject).toBe('[misp-fp-demote] 0 attributes demoted on 2026-06-01');
+    expect(sink.messages[0]!.parsed.subject).toBe('[1 failed] [misp-fp-demote] 0 attributes demoted on 2026-06-01');
   });
 
   it('always sends with mail-when always', async () => {

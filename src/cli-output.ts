@@ -9,6 +9,7 @@ import type { EventOutcome, ReportRow, RunReport } from './report-model.ts';
 import { formatRatio } from './report.ts';
 import {
   countEntries,
+  displayMessage,
   displayText,
   eventResultText,
   headline,
@@ -130,7 +131,7 @@ export function renderSummaryText(report: RunReport, warnings: string[] = []): s
 
   if (report.failures.length > 0) {
     out.push('Failures:');
-    for (const failure of report.failures) out.push(`  ${failure.operation} ${failure.id}: ${escapeControlCharacters(displayText(failure.message))}`);
+    for (const failure of report.failures) out.push(`  ${failure.operation} ${failure.id}: ${escapeControlCharacters(displayMessage(failure.message))}`);
     out.push('');
   }
 

@@ -12,6 +12,17 @@
  * or in free text is defanged too. The function is idempotent, because `[.]` and `[@]` are
  * matched as a whole and left unchanged.
  */
+/**
+ * Defangs indicators inside prose, such as an error message that quotes a URL: the same rules,
+ * but only for a `.` or `@` between two letters or digits, so that the full stop ending a
+ * sentence stays a full stop.
+ */
+export function defangText(text: string): string {
+  return text
+    .replace(/\b(h)tt(ps?)(?=:\/\/)/gi, '$1xx$2')
+    .replace(/(?<=[A-Za-z0-9_-])[.@](?=[A-Za-z0-9_-])/g, (character) => `[${character}]`);
+}
+
 export function defang(value: string): string {
   return value
     .replace(/\b(h)tt(ps?)(?=:\/\/)/gi, '$1xx$2')

@@ -3,6 +3,7 @@
  * settings, run, and write the report files. The entry points add their own input reading and
  * output (workflow commands for the action, stdout lines for cron).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FileJournal, readPendingEvents } from './journal.ts';
 import type { Logger } from './logger.ts';
@@ -67,6 +68,7 @@ export async function executeRun(settings: Settings, options: ExecuteOptions): P
   }
 
   const files = await writeReportFiles(report, reportDir);
-  logger.info(`Wrote ${files.json} and ${files.csv}; the journal is ${journalFile}.`);
+  const journalNote = existsSync(journalFile) ? `; the journal is ${journalFile}` : '';
+  logger.info(`Wrote ${files.json} and ${files.csv}${journalNote}.`);
   return { report, files, journalFile };
 }

@@ -119,7 +119,7 @@ export function renderSummaryMarkdown(report: RunReport, options: { warnings?: s
 
   out.push('| decision | attributes |', '| --- | ---: |');
   for (const [reason, label] of Object.entries(REASON_LABELS) as [DecisionReason, string][]) {
-    out.push(`| ${label} | ${counts.byReason[reason]} |`);
+    out.push(`| ${label} | ${reasonCount(report, reason)} |`);
   }
   out.push('');
 
@@ -134,6 +134,16 @@ export function renderSummaryMarkdown(report: RunReport, options: { warnings?: s
     out.push('');
   }
   return out.join('\n');
+}
+
+/**
+ * Returns the count of one decision reason. Sightings-first evaluates only attributes with more
+ * false positives than minimal-fp, so it never counts the two reasons that need fewer.
+ */
+function reasonCount(report: RunReport, reason: DecisionReason): string {
+  const uncounted = reason === 'below-minimal-fp' || reason === 'no-sightings-in-window';
+  if (uncounted && report.settings.strategy === 'sightings-first') return 'not counted by sightings-first';
+  return String(report.counts.byReason[reason]);
 }
 
 function renderRowsTable(rows: ReportRow[]): string[] {

@@ -10,6 +10,7 @@ import { codeSpan, escapeMarkdown, formatRatio } from '../report.ts';
 import type { IssueSettings } from '../notify-settings.ts';
 import {
   countEntries,
+  displayMessage,
   displayText,
   eventResultText,
   hasChanges,
@@ -267,7 +268,7 @@ function buildBodyParts(report: RunReport, context: IssueContext): { head: strin
       noun: 'failures',
       heading: [`### Failures (${report.failures.length})`, '', '| request | id | message |', '| --- | ---: | --- |'],
       rows: report.failures.map(
-        (failure) => `| ${failure.operation} | ${escapeMarkdown(failure.id)} | ${escapeMarkdown(displayText(failure.message))} |`,
+        (failure) => `| ${failure.operation} | ${escapeMarkdown(failure.id)} | ${escapeMarkdown(displayMessage(failure.message))} |`,
       ),
     });
   }

@@ -11,6 +11,7 @@ import { fillSubject, type MailAddress, type MailSettings } from '../notify-sett
 import {
   countEntries,
   demotedOrWouldDemote,
+  displayMessage,
   displayText,
   eventResultText,
   hasChanges,
@@ -123,7 +124,9 @@ export function renderSubject(report: RunReport, template: string): string {
     evaluated: String(report.counts.evaluated),
     dry_run: String(report.settings.dryRun),
   });
-  return report.settings.dryRun ? `[dry run] ${subject}` : subject;
+  // A failed run must stand out in an inbox even when the template does not use {failed}.
+  const failed = report.counts.failed > 0 ? `[${report.counts.failed} failed] ` : '';
+  return `${report.settings.dryRun ? '[dry run] ' : ''}${failed}${subject}`;
 }
 
 /** Renders the plain-text body: one line per attribute and per event, with values defanged. */
@@ -162,7 +165,7 @@ export function renderMailText(report: RunReport): string {
 
   if (report.failures.length > 0) {
     lines.push(`Failures (${report.failures.length})`);
-    for (const failure of report.failures) lines.push(`  ${failure.operation} ${failure.id}: ${displayText(failure.message)}`);
+    for (const failure of report.failures) lines.push(`  ${failure.operation} ${failure.id}: ${displayMessage(failure.message)}`);
     lines.push('');
   }
 
@@ -230,7 +233,7 @@ export function renderMailHtml(report: RunReport): string {
   if (report.failures.length > 0) {
     out.push(`<h3>Failures (${report.failures.length})</h3>`, '<ul>');
     for (const failure of report.failures) {
-      out.push(`<li>${escapeHtml(`${failure.operation} ${failure.id}: ${displayText(failure.message)}`)}</li>`);
+      out.push(`<li>${escapeHtml(`${failure.operation} ${failure.id}: ${displayMessage(failure.message)}`)}</li>`);
     }
     out.push('</ul>');
   }

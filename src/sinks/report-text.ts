@@ -3,7 +3,7 @@
  * Every function reads the RunReport only.
  */
 import type { AttributeResult, EventOutcome, EventResult, ReportRow, RunReport } from '../report-model.ts';
-import { defang } from '../defang.ts';
+import { defang, defangText } from '../defang.ts';
 
 /**
  * Tells whether the run demoted, would demote, failed, or republished events recovered from an
@@ -39,7 +39,7 @@ export function settingsEntries(report: RunReport): [name: string, value: string
   const { settings } = report;
   const sightingDate = new Date(settings.minimalSightingEpoch * 1000);
   const sightingIso = Number.isNaN(sightingDate.getTime()) ? '' : ` (${sightingDate.toISOString()})`;
-  const list = (items: string[]) => (items.length === 0 ? '(none)' : items.join(', '));
+  const list = (items: string[]) => (items.length === 0 ? 'all' : items.join(', '));
   return [
     ['misp-url', settings.mispUrl],
     ['minimal-fp', String(settings.minimalFp)],
@@ -82,7 +82,7 @@ const ATTRIBUTE_RESULT_TEXT: Record<AttributeResult, string> = {
 export function rowResultText(row: ReportRow): string {
   let text = ATTRIBUTE_RESULT_TEXT[row.result];
   if (row.result === 'not-permitted' && row.eventOrg !== '') text = `not permitted, because org ${row.eventOrg} owns the event`;
-  return row.error === '' ? text : `${text}: ${defang(row.error)}`;
+  return row.error === '' ? text : `${text}: ${oneLine(defangText(row.error))}`;
 }
 
 const EVENT_RESULT_TEXT: Record<EventResult, string> = {
@@ -97,7 +97,7 @@ const EVENT_RESULT_TEXT: Record<EventResult, string> = {
 export function eventResultText(event: EventOutcome): string {
   const text = EVENT_RESULT_TEXT[event.result];
   if (event.result === 'republished' && event.publishedAt !== '') return `${text} at ${event.publishedAt}`;
-  return event.error === '' ? text : `${text}: ${defang(event.error)}`;
+  return event.error === '' ? text : `${text}: ${oneLine(defangText(event.error))}`;
 }
 
 /** Returns the notes on what happened to the touched events, for the end of every report. */
@@ -123,9 +123,14 @@ export function republishNotes(report: RunReport): string[] {
   return notes;
 }
 
-/** Defangs text from MISP (event info, values, error messages) and puts it on one line. */
+/** Defangs a value or event title from MISP and puts it on one line. */
 export function displayText(text: string): string {
   return oneLine(defang(text));
+}
+
+/** Defangs the indicators in a message (a failure, a warning) and puts it on one line. */
+export function displayMessage(text: string): string {
+  return oneLine(defangText(text));
 }
 
 /** Replaces line breaks with spaces, so that one entry stays on one line or in one table cell. */

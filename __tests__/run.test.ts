@@ -98,7 +98,7 @@ class FakeMisp implements MispApi {
   async *searchIdsAttributes() {
     for (const page of this.pages) {
       this.calls.push('search');
-      yield page;
+      yield* page;
     }
   }
 
@@ -383,5 +383,17 @@ describe('readPendingEvents', () => {
     await runDemotion(SETTINGS, { ...deps(second, new FileJournal(file)), pendingEvents: pending });
     expect(second.calls).toContain('publish 10');
     expect(readPendingEvents(file, SETTINGS.mispUrl)).toEqual([]);
+  });
+});
+
+describe('trust lists', () => {
+  it('warns about a trusted org that matched no sighting', async () => {
+    const misp = new FakeMisp([[attribute(1, 10, 2)]], { '10': true });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warning: (message: string) => warnings.push(message) };
+    await runDemotion({ ...SETTINGS, trustedOrgs: ['no-such-org'], trustedSources: ['nowhere'] }, { ...deps(misp), logger });
+
+    expect(warnings).toContainEqual(expect.stringContaining('trusted-orgs entry "no-such-org" matched no organisation'));
+    expect(warnings).toContainEqual(expect.stringContaining('trusted-sources entry "nowhere" matched the source of no sighting'));
   });
 });

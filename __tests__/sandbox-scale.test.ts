@@ -49,6 +49,26 @@ describe('synthetic instance', () => {
     expect(dates(other)).not.toEqual(dates(first));
   });
 
+  it('puts false positives in fpEvents events', () => {
+    const store = buildSyntheticStore({ ...SPEC, idsAttributes: 6_000, attributesPerEvent: 100, fpAttributes: 40, fpEvents: 8 });
+    const perEvent = new Map<number, Set<number>>();
+    for (let row = 0; row < store.sightings.size; row++) {
+      if (store.sightings.type(row) !== 1) continue;
+      const eventId = store.sightings.eventId(row);
+      perEvent.set(eventId, (perEvent.get(eventId) ?? new Set()).add(store.sightings.attributeId(row)));
+    }
+
+    expect([...perEvent.keys()].sort((a, b) => a - b)).toEqual([1, 8, 16, 23, 31, 38, 46, 53]);
+    expect([...perEvent.values()].map((attributes) => attributes.size)).toEqual([5, 5, 5, 5, 5, 5, 5, 5]);
+    expect([...perEvent.get(8)!].sort((a, b) => a - b)).toEqual([701, 721, 741, 761, 781]);
+  });
+
+  it('rejects an event too small for its false positives', () => {
+    expect(() => buildSyntheticStore({ ...SPEC, idsAttributes: 1_001, attributesPerEvent: 1_000, fpAttributes: 1_000 })).toThrow(
+      /event 2 has 1 attributes, fewer than its 500 with false positives/,
+    );
+  });
+
   it('rejects more false-positive attributes than attributes', () => {
     expect(() => buildSyntheticStore({ ...SPEC, fpAttributes: 2_001 })).toThrow(/fpAttributes \(2001\) must not exceed idsAttributes \(2000\)/);
   });

@@ -104,7 +104,7 @@ class FakeSightingsMisp implements MispApi {
   async getCurrentUser() {
     return {};
   }
-  async *searchIdsAttributes(): AsyncGenerator<MispAttribute[]> {
+  async *searchIdsAttributes(): AsyncGenerator<MispAttribute> {
     throw new Error('sightings-first never pages through attributes');
   }
   async getEventIndex() {

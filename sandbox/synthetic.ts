@@ -10,8 +10,14 @@ import type { Store } from './store.ts';
 export interface SyntheticSpec {
   /** Attributes with to_ids set; every attribute of the instance is one. */
   idsAttributes: number;
-  /** How many of them have false-positive sightings, spread evenly over the ids. */
+  /** How many of them have false-positive sightings, spread evenly over the ids of `fpEvents` events. */
   fpAttributes: number;
+  /**
+   * How many events hold the attributes with false-positive sightings, spread evenly over the
+   * events; every event when the instance has fewer. Fixed, so that the events a run reads and
+   * republishes do not grow with the instance.
+   */
+  fpEvents: number;
   /** Mean sightings per attribute without false positives, all true positives or expirations. */
   sightingsPerAttribute: number;
   attributesPerEvent: number;
@@ -23,6 +29,7 @@ export interface SyntheticSpec {
 
 export const DEFAULT_SYNTHETIC_SPEC: Omit<SyntheticSpec, 'idsAttributes'> = {
   fpAttributes: 1000,
+  fpEvents: 100,
   sightingsPerAttribute: 3,
   attributesPerEvent: 1000,
   now: Date.UTC(2026, 11, 1) / 1000,
@@ -47,13 +54,39 @@ export function buildSyntheticStore(spec: SyntheticSpec): Store {
   if (!(spec.fpAttributes <= spec.idsAttributes)) {
     throw new RangeError(`fpAttributes (${spec.fpAttributes}) must not exceed idsAttributes (${spec.idsAttributes})`);
   }
+  if (spec.fpAttributes > 0 && !(spec.fpEvents >= 1)) {
+    throw new RangeError(`fpEvents (${spec.fpEvents}) must be at least 1 when there are attributes with false positives`);
+  }
   return loadEvents(syntheticEvents(spec), spec.now);
+}
+
+/**
+ * Chooses the attributes with false-positive sightings: `fpEvents` events spread evenly over the
+ * events, and in each of them its share of `fpAttributes` spread evenly over its attributes.
+ */
+function falsePositiveAttributeIds(spec: SyntheticSpec): Set<number> {
+  const ids = new Set<number>();
+  const eventCount = Math.ceil(spec.idsAttributes / spec.attributesPerEvent);
+  const fpEventCount = Math.min(spec.fpEvents, eventCount);
+  for (let k = 0; k < fpEventCount; k++) {
+    const eventIndex = Math.floor((k * eventCount) / fpEventCount);
+    const first = eventIndex * spec.attributesPerEvent + 1;
+    const size = Math.min(spec.attributesPerEvent, spec.idsAttributes - first + 1);
+    const share = Math.floor(((k + 1) * spec.fpAttributes) / fpEventCount) - Math.floor((k * spec.fpAttributes) / fpEventCount);
+    if (share > size) {
+      throw new RangeError(
+        `event ${eventIndex + 1} has ${size} attributes, fewer than its ${share} with false positives: raise fpEvents (${spec.fpEvents}) or lower fpAttributes (${spec.fpAttributes})`,
+      );
+    }
+    for (let j = 0; j < share; j++) ids.add(first + Math.floor((j * size) / share));
+  }
+  return ids;
 }
 
 /** Yields the events of a synthetic instance in MISP export form, one `{"Event": ...}` at a time. */
 export function* syntheticEvents(spec: SyntheticSpec): Generator<{ Event: Record<string, unknown> }> {
   const random = xorshift32(spec.seed);
-  const fpStride = spec.fpAttributes === 0 ? Number.POSITIVE_INFINITY : spec.idsAttributes / spec.fpAttributes;
+  const fpAttributeIds = falsePositiveAttributeIds(spec);
   const spanSeconds = spec.spanDays * 86_400;
   let nextSightingId = 1;
 
@@ -73,7 +106,6 @@ export function* syntheticEvents(spec: SyntheticSpec): Generator<{ Event: Record
   };
 
   const eventCount = Math.ceil(spec.idsAttributes / spec.attributesPerEvent);
-  let nextFp = 0;
   for (let eventId = 1; eventId <= eventCount; eventId++) {
     const org = ORGS[eventId % ORGS.length]!;
     const attributes: Record<string, unknown>[] = [];
@@ -81,8 +113,7 @@ export function* syntheticEvents(spec: SyntheticSpec): Generator<{ Event: Record
     for (let attributeId = (eventId - 1) * spec.attributesPerEvent + 1; attributeId <= last; attributeId++) {
       const kind = TYPES[attributeId % TYPES.length]!;
       const sightings = [];
-      if (attributeId - 1 >= Math.round(nextFp * fpStride) && nextFp < spec.fpAttributes) {
-        nextFp++;
+      if (fpAttributeIds.has(attributeId)) {
         // 1 to 6 false positives and 0 to 5 true positives: some demoted, some kept, some dated before a minimal date.
         const falsePositives = 1 + Math.floor(random() * 6);
         const truePositives = Math.floor(random() * 6);

@@ -5,6 +5,7 @@
  */
 import { type Dispatcher, request } from 'undici';
 import { buildDispatcher, type ConnectionSettings } from './http.ts';
+import { JsonArrayStream } from './json-array-stream.ts';
 import type { Logger } from './logger.ts';
 import {
   backoffDelayMs,
@@ -54,8 +55,21 @@ export class MispApiError extends Error {
   }
 }
 
-/** Ids or uuids per lookup request, to keep each request body and reply small. */
-const LOOKUP_BATCH = 200;
+/** The result of one attempt at a request: the parsed reply, or the error and whether to retry it. */
+type AttemptOutcome = { kind: 'done'; value: unknown } | AttemptFailure;
+type AttemptFailure = { kind: 'failed'; error: MispApiError; reason?: RetryReason; requestedDelayMs?: number };
+/** The outcome of a streamed attempt, with the number of array elements it yielded. */
+type StreamOutcome = { kind: 'done'; value: unknown; elements: number } | AttemptFailure;
+
+/** Uuids per attribute lookup request, to keep each request body and reply small. */
+const UUID_LOOKUP_BATCH = 200;
+
+/**
+ * Event ids per /events/index request. A batch is about 8 kB of request body, and the reply has
+ * one index row per event, about 1 kB each in MISP 2.5.1's pretty-printed JSON (more with many
+ * tags), so about 1 MB per request.
+ */
+const EVENT_INDEX_BATCH = 1000;
 
 export class MispClient {
   private readonly baseUrl: string;
@@ -92,56 +106,81 @@ export class MispClient {
    * searches, `to_ids: false` edits and publishes without e-mail.
    */
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    let waitedMs = 0;
+    const retries = { waitedMs: 0 };
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(method, path, body);
       if (outcome.kind === 'done') return outcome.value as T;
-
-      const { error, reason, requestedDelayMs } = outcome;
-      if (reason === undefined) throw error;
-      const attempts = attempt === 1 ? '1 attempt' : `${attempt} attempts`;
-      if (attempt >= this.retry.maxAttempts) throw new MispApiError(`${error.message} Gave up after ${attempts}.`, error);
-
-      const delayMs = requestedDelayMs ?? backoffDelayMs(attempt, this.retry, this.random);
-      if (waitedMs + delayMs > this.retry.maxTotalWaitMs) {
-        throw new MispApiError(
-          `${error.message} Gave up after ${attempts}: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`,
-          error,
-        );
-      }
-      this.logger.warning(
-        `${method} ${path}: ${reason}, attempt ${attempt} of ${this.retry.maxAttempts}; retrying in ${(delayMs / 1000).toFixed(1)} s.`,
-      );
-      await this.sleep(delayMs);
-      waitedMs += delayMs;
+      await this.waitBeforeRetry(method, path, attempt, outcome, retries);
     }
   }
 
-  private async attempt(
+  /**
+   * Logs a failed attempt and waits before the next one. Throws the failure instead when it is
+   * final, when it was the last attempt, or when the wait would pass the retry budget.
+   */
+  private async waitBeforeRetry(
+    method: string,
+    path: string,
+    attempt: number,
+    failure: AttemptFailure,
+    retries: { waitedMs: number },
+  ): Promise<void> {
+    const { error, reason, requestedDelayMs } = failure;
+    if (reason === undefined) throw error;
+    const attempts = attempt === 1 ? '1 attempt' : `${attempt} attempts`;
+    if (attempt >= this.retry.maxAttempts) throw new MispApiError(`${withFullStop(error.message)} Gave up after ${attempts}.`, error);
+
+    const delayMs = requestedDelayMs ?? backoffDelayMs(attempt, this.retry, this.random);
+    if (retries.waitedMs + delayMs > this.retry.maxTotalWaitMs) {
+      throw new MispApiError(
+        `${withFullStop(error.message)} Gave up after ${attempts}: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`,
+        error,
+      );
+    }
+    this.logger.warning(
+      `${method} ${path}: ${reason}, attempt ${attempt} of ${this.retry.maxAttempts}; retrying in ${(delayMs / 1000).toFixed(1)} s.`,
+    );
+    await this.sleep(delayMs);
+    retries.waitedMs += delayMs;
+  }
+
+  private async attempt(method: 'GET' | 'POST', path: string, body: unknown): Promise<AttemptOutcome> {
+    const sent = await this.send(method, path, body);
+    if (sent.kind === 'failed') return sent;
+    return this.readWholeReply(method, path, sent.response);
+  }
+
+  private async send(
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-  ): Promise<
-    | { kind: 'done'; value: unknown }
-    | { kind: 'failed'; error: MispApiError; reason?: RetryReason; requestedDelayMs?: number }
-  > {
-    const where = { method, path, status: 0 };
+  ): Promise<{ kind: 'sent'; response: Dispatcher.ResponseData } | AttemptFailure> {
     this.logger.debug(`MISP ${method} ${path}`);
-
-    let response: Dispatcher.ResponseData;
-    let text: string;
     try {
-      response = await request(`${this.baseUrl}${path}`, {
+      const response = await request(`${this.baseUrl}${path}`, {
         method,
         headers: this.headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher: this.dispatcher,
       });
       this.lastReplyDate = response.headers.date?.toString();
+      return { kind: 'sent', response };
+    } catch (error) {
+      return this.networkFailure(method, path, error);
+    }
+  }
+
+  private networkFailure(method: string, path: string, error: unknown): AttemptFailure {
+    const { message, reason } = describeNetworkError(error, this.baseUrl, this.sendsClientCertificate);
+    return { kind: 'failed', error: this.withoutKey(new MispApiError(`${method} ${path} failed: ${message}`, { method, path, status: 0 })), reason };
+  }
+
+  private async readWholeReply(method: string, path: string, response: Dispatcher.ResponseData): Promise<AttemptOutcome> {
+    let text: string;
+    try {
       text = await response.body.text();
     } catch (error) {
-      const { message, reason } = describeNetworkError(error, this.baseUrl, this.sendsClientCertificate);
-      return { kind: 'failed', error: this.withoutKey(new MispApiError(`${method} ${path} failed: ${message}`, where)), reason };
+      return this.networkFailure(method, path, error);
     }
 
     const status = response.statusCode;
@@ -152,6 +191,78 @@ export class MispClient {
       const reason = retryReasonForStatus(status, isJson(text));
       const requestedDelayMs = reason ? serverRequestedDelayMs(response.headers, Date.now()) : undefined;
       return { kind: 'failed', error: this.withoutKey(error as MispApiError), reason, requestedDelayMs };
+    }
+  }
+
+  /**
+   * Sends one request and yields the elements of the array at `arrayPath` in its JSON reply as
+   * they arrive, then returns the reply with that array empty. Only a 2xx JSON reply is read as
+   * a stream; any other is read whole and judged as request() judges it. A failure part-way
+   * returns a failed outcome after some elements were already yielded.
+   */
+  private async *streamArrayAttempt<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    arrayPath: readonly string[],
+  ): AsyncGenerator<T, StreamOutcome> {
+    const sent = await this.send(method, path, body);
+    if (sent.kind === 'failed') return sent;
+    const { response } = sent;
+    const status = response.statusCode;
+    const contentType = String(response.headers['content-type'] ?? '');
+    if (status < 200 || status >= 300 || !/json/i.test(contentType)) {
+      // Error replies are small. A 2xx JSON reply with another content type is read whole, as request() reads it.
+      const outcome = await this.readWholeReply(method, path, response);
+      if (outcome.kind === 'failed') return outcome;
+      const elements = valueAt(outcome.value, arrayPath);
+      if (!Array.isArray(elements)) return { ...outcome, elements: 0 };
+      yield* elements as T[];
+      return { ...outcome, elements: elements.length };
+    }
+
+    const stream = new JsonArrayStream(arrayPath);
+    const chunks = response.body[Symbol.asyncIterator]();
+    let finished = false;
+    let count = 0;
+    try {
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch (error) {
+          return this.networkFailure(method, path, error);
+        }
+        if (next.done) break;
+
+        let elements: Uint8Array[];
+        try {
+          elements = stream.push(next.value);
+        } catch {
+          return { kind: 'failed', error: notJsonError(method, path, status, contentType) };
+        }
+        // Parsed one at a time, so that only one element is alive when the caller's code runs.
+        for (const bytes of elements) {
+          let element: T;
+          try {
+            element = stream.parseElement(bytes) as T;
+          } catch {
+            return { kind: 'failed', error: notJsonError(method, path, status, contentType) };
+          }
+          count++;
+          yield element;
+        }
+      }
+      finished = true;
+    } finally {
+      // A reply left part-read, because the caller stopped or the JSON was invalid, must not stay open.
+      if (!finished) response.body.destroy();
+    }
+
+    try {
+      return { kind: 'done', value: stream.end(), elements: count };
+    } catch {
+      return { kind: 'failed', error: notJsonError(method, path, status, contentType) };
     }
   }
 
@@ -190,10 +301,7 @@ export class MispClient {
       parsed = undefined;
     }
     if (parsed === undefined && !(status >= 200 && status < 300 && text === '' && /json/i.test(contentType))) {
-      const received = `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON.`;
-      if (status === 429) throw new MispApiError(`${received} MISP or a proxy in front of it limits the request rate.`, details);
-      if (status >= 500) throw new MispApiError(`${received} MISP or a proxy in front of it may be overloaded, restarting or down.`, details);
-      throw new MispApiError(`${received} Check that misp-url points at MISP, not at a login page or a proxy.`, details);
+      throw notJsonError(method, path, status, contentType);
     }
 
     if (status < 200 || status >= 300) {
@@ -209,29 +317,31 @@ export class MispClient {
   }
 
   /**
-   * Yields every attribute with to_ids set, with its sightings, one restSearch page at a time.
-   * MISP's X-Result-Count is not a total when paginating, so a short or empty page ends the scan.
+   * Yields every attribute with to_ids set, with its sightings, one at a time as restSearch pages
+   * arrive, so that no page is held whole. MISP's X-Result-Count is not a total when paginating,
+   * so a short or empty page ends the scan. A page that fails part-way is requested again and
+   * its attributes come again, so callers must skip ids they have already seen.
    */
-  async *searchIdsAttributes(pageSize: number): AsyncGenerator<MispAttribute[]> {
+  async *searchIdsAttributes(pageSize: number): AsyncGenerator<MispAttribute> {
+    const path = '/attributes/restSearch';
+    const arrayPath = ['response', 'Attribute'];
     for (let page = 1; ; page++) {
-      const reply = await this.request<{ response?: { Attribute?: MispAttribute[] } }>('POST', '/attributes/restSearch', {
-        returnFormat: 'json',
-        to_ids: 1,
-        includeSightings: 1,
-        deleted: 0,
-        limit: pageSize,
-        page,
-      });
-      const attributes = reply?.response?.Attribute;
-      if (!Array.isArray(attributes)) {
-        throw new MispApiError('POST /attributes/restSearch: the reply has no response.Attribute list.', {
-          method: 'POST',
-          path: '/attributes/restSearch',
-          status: 200,
-        });
+      const body = { returnFormat: 'json', to_ids: 1, includeSightings: 1, deleted: 0, limit: pageSize, page };
+      const retries = { waitedMs: 0 };
+      let count: number;
+      for (let attempt = 1; ; attempt++) {
+        const outcome = yield* this.streamArrayAttempt<MispAttribute>('POST', path, body, arrayPath);
+        if (outcome.kind === 'done') {
+          if (!Array.isArray(valueAt(outcome.value, arrayPath))) {
+            throw new MispApiError(`POST ${path}: the reply has no response.Attribute list.`, { method: 'POST', path, status: 200 });
+          }
+          count = outcome.elements;
+          break;
+        }
+        await this.waitBeforeRetry('POST', path, attempt, outcome, retries);
       }
-      if (attributes.length > 0) yield attributes;
-      if (attributes.length < pageSize) return;
+      this.logger.debug(`Read page ${page}: ${count} attributes.`);
+      if (count < pageSize) return;
     }
   }
 
@@ -281,8 +391,8 @@ export class MispClient {
    */
   async getAttributesByUuid(uuids: string[]): Promise<MispAttribute[]> {
     const attributes: MispAttribute[] = [];
-    for (let start = 0; start < uuids.length; start += LOOKUP_BATCH) {
-      const batch = uuids.slice(start, start + LOOKUP_BATCH);
+    for (let start = 0; start < uuids.length; start += UUID_LOOKUP_BATCH) {
+      const batch = uuids.slice(start, start + UUID_LOOKUP_BATCH);
       const reply = await this.request<{ response?: { Attribute?: MispAttribute[] } }>('POST', '/attributes/restSearch', {
         returnFormat: 'json',
         uuid: batch,
@@ -298,8 +408,8 @@ export class MispClient {
   /** Returns the index rows (with `published`) of the given events; events the key cannot see are absent. */
   async getEventIndex(eventIds: string[]): Promise<MispEventIndexEntry[]> {
     const entries: MispEventIndexEntry[] = [];
-    for (let start = 0; start < eventIds.length; start += LOOKUP_BATCH) {
-      const batch = eventIds.slice(start, start + LOOKUP_BATCH).map(Number);
+    for (let start = 0; start < eventIds.length; start += EVENT_INDEX_BATCH) {
+      const batch = eventIds.slice(start, start + EVENT_INDEX_BATCH).map(Number);
       const reply = await this.request<MispEventIndexEntry[]>('POST', '/events/index', { eventid: batch });
       if (Array.isArray(reply)) entries.push(...reply);
     }
@@ -332,6 +442,21 @@ export class MispClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+function notJsonError(method: string, path: string, status: number, contentType: string): MispApiError {
+  const details = { method, path, status };
+  const received = `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON.`;
+  if (status === 429) return new MispApiError(`${received} MISP or a proxy in front of it limits the request rate.`, details);
+  if (status >= 500) return new MispApiError(`${received} MISP or a proxy in front of it may be overloaded, restarting or down.`, details);
+  return new MispApiError(`${received} Check that misp-url points at MISP, not at a login page or a proxy.`, details);
+}
+
+/** Returns the value at a chain of object keys in a parsed reply, or undefined where the chain breaks. */
+function valueAt(value: unknown, keys: readonly string[]): unknown {
+  let found = value;
+  for (const key of keys) found = found !== null && typeof found === 'object' ? (found as Record<string, unknown>)[key] : undefined;
+  return found;
 }
 
 function describeErrorBody(body: unknown, status: number): string {
@@ -374,6 +499,10 @@ const TLS_VERIFY_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+function withFullStop(message: string): string {
+  return /[.!?]$/.test(message.trim()) ? message.trim() : `${message.trim()}.`;
+}
+
 /** Turns an undici or socket error into a message naming the fix, and a retry reason when retrying can help. */
 function describeNetworkError(error: unknown, baseUrl: string, sendsClientCertificate: boolean): { message: string; reason?: RetryReason } {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
@@ -408,7 +537,21 @@ function describeNetworkError(error: unknown, baseUrl: string, sendsClientCertif
       reason: 'network error',
     };
   }
+  // OpenSSL reads a plain-HTTP reply as a TLS record of an unknown version.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(`${text} ${cause?.message ?? ''}`)) {
+    return {
+      message: `${baseUrl} does not speak TLS on that port (the reply was not a TLS handshake): if the server serves plain HTTP, write misp-url with http://, or use the port of its HTTPS listener.`,
+    };
+  }
+  const plainHttpToTls = code === 'UND_ERR_SOCKET' && baseUrl.startsWith('http:');
   switch (code) {
+    case 'UND_ERR_SOCKET':
+      return {
+        message: plainHttpToTls
+          ? `${text} (${code}): the server closed the connection; if it serves HTTPS on that port, write misp-url with https://.`
+          : `${text} (${code})`,
+        reason: 'network error',
+      };
     case 'ECONNREFUSED':
       return { message: `connection to ${baseUrl} refused: check misp-url and that MISP is running.`, reason: 'network error' };
     case 'ENOTFOUND':

@@ -20,13 +20,14 @@ import type { EventOutcome, ReportFailure, ReportRow, RunReport } from './report
 import type { Settings } from './settings.ts';
 import { reportSettings } from './settings.ts';
 import { collectByFullScan } from './strategies/full-scan.ts';
-import type { Candidate, CollectStrategy } from './strategies/types.ts';
+import type { Candidate, CollectStrategy, SightingOrigins } from './strategies/types.ts';
 
 /** The MISP operations a run needs; MispClient implements it. */
 export interface MispApi {
   getVersion(): Promise<string>;
   getCurrentUser(): Promise<MispCurrentUser>;
-  searchIdsAttributes(pageSize: number): AsyncIterable<MispAttribute[]>;
+  /** Every attribute with to_ids set, one at a time; an attribute may come more than once. */
+  searchIdsAttributes(pageSize: number): AsyncIterable<MispAttribute>;
   getServerTime(): Promise<number | undefined>;
   searchSightings(search: SightingSearch): Promise<MispSearchedSighting[]>;
   getAttributesByUuid(uuids: string[]): Promise<MispAttribute[]>;
@@ -75,6 +76,8 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
   const strategy = deps.strategy ?? collectByFullScan;
   const collection = await logger.group('Find attributes to demote', () => strategy(settings, { misp, logger }));
 
+  warnAboutUnmatchedTrust(settings, collection.origins, logger);
+
   const pending = new Map((deps.pendingEvents ?? []).map((event) => [event.eventId, event]));
   if (pending.size > 0) {
     logger.warning(
@@ -85,7 +88,10 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
     readEventIndex([...collection.candidates.map((candidate) => candidate.eventId), ...pending.keys()], deps),
   );
 
-  if (!settings.dryRun) {
+  // A run with nothing to change writes no journal lines, so that a cron job every few minutes
+  // does not grow the file; the last run that changed something stays the one recovery reads.
+  const journaling = !settings.dryRun && (collection.candidates.length > 0 || pending.size > 0);
+  if (journaling) {
     deps.journal.append({ kind: 'run-started', at: startedAt, mispUrl: settings.mispUrl, dryRun: settings.dryRun });
     // Recorded at once, so that a run killed before handling them hands them on again.
     for (const event of pending.values()) {
@@ -113,7 +119,7 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
   const eventResults = new Map(events.map((event) => [event.eventId, event.result]));
   for (const row of rows) row.eventResult = eventResults.get(row.eventId) ?? 'not-touched';
 
-  if (!settings.dryRun) deps.journal.append({ kind: 'run-finished', at: deps.now().toISOString() });
+  if (journaling) deps.journal.append({ kind: 'run-finished', at: deps.now().toISOString() });
 
   const count = (result: ReportRow['result']) => rows.filter((row) => row.result === result).length;
   return {
@@ -139,6 +145,23 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
     failures,
     recoveredEventIds: [...pending.keys()],
   };
+}
+
+/** Warns about each trusted-orgs or trusted-sources entry that no sighting read by the run came from. */
+function warnAboutUnmatchedTrust(settings: Settings, origins: SightingOrigins | undefined, logger: Logger): void {
+  if (origins === undefined) return;
+  for (const org of settings.trustedOrgs) {
+    if (!origins.orgs.has(org)) {
+      logger.warning(
+        `trusted-orgs entry "${org}" matched no organisation name or UUID of the sightings this run read, so it counted none of them: check the spelling against the organisation in MISP.`,
+      );
+    }
+  }
+  for (const source of settings.trustedSources) {
+    if (!origins.sources.has(source)) {
+      logger.warning(`trusted-sources entry "${source}" matched the source of no sighting this run read, so it counted none of them: check the spelling.`);
+    }
+  }
 }
 
 async function readEventIndex(eventIds: string[], deps: RunDependencies): Promise<Map<string, MispEventIndexEntry>> {

@@ -811,7 +811,7 @@ function renderSummaryText(report, warnings = []) {
     if (report.failures.length > 0) {
         out.push('Failures:');
         for (const failure of report.failures)
-            out.push(`  ${failure.operation} ${failure.id}: ${escapeControlCharacters((0,_sinks_report_text_js__WEBPACK_IMPORTED_MODULE_1__/* .displayText */ .WV)(failure.message))}`);
+            out.push(`  ${failure.operation} ${failure.id}: ${escapeControlCharacters((0,_sinks_report_text_js__WEBPACK_IMPORTED_MODULE_1__/* .displayMessage */ .wb)(failure.message))}`);
         out.push('');
     }
     out.push(...(0,_sinks_report_text_js__WEBPACK_IMPORTED_MODULE_1__/* .republishNotes */ .Up)(report));
@@ -873,7 +873,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var _cli_inputs_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(7711);
 /* harmony import */ var _cli_options_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(2830);
 /* harmony import */ var _cli_output_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(9319);
-/* harmony import */ var _execute_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(5427);
+/* harmony import */ var _execute_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(4110);
 /* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(665);
 /* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(6236);
 /* harmony import */ var _notify_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(6799);
@@ -1121,7 +1121,7 @@ const MAX_PAGE_SIZE = 10_000;
 
 /***/ }),
 
-/***/ 5427:
+/***/ 4110:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -1130,11 +1130,11 @@ __webpack_require__.d(__webpack_exports__, {
   l: () => (/* binding */ executeRun)
 });
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __webpack_require__(6760);
 var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __webpack_require__(3024);
 ;// CONCATENATED MODULE: ./src/journal.ts
 /**
  * An append-only record of the changes MISP confirmed, one JSON object per line, written the
@@ -1238,6 +1238,250 @@ function buildDispatcher(settings) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/json-array-stream.ts
+/**
+ * Incremental reader for one large array inside a JSON document, such as `response.Attribute` of
+ * a MISP restSearch reply. It returns the bytes of each element of that array as soon as its last
+ * byte arrives, and the caller parses them one at a time. So neither the document text nor the
+ * whole array is ever held, and each parsed element can be garbage before the next. Everything outside the
+ * array (the skeleton, a few bytes in a MISP reply) is kept and parsed at the end with the array
+ * left empty, so the document as a whole is checked to be JSON.
+ *
+ * It scans bytes, not characters: every byte that JSON gives a meaning (quotes, backslashes,
+ * brackets, commas, whitespace) is ASCII, and no byte of a multi-byte UTF-8 character is ASCII,
+ * so a chunk may end anywhere, even inside a character.
+ */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+function isWhitespace(byte) {
+    return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+class JsonArrayStream {
+    arrayPath;
+    /** Invalid UTF-8 becomes U+FFFD, as in undici's body.text(). */
+    decoder = new TextDecoder();
+    /** Kind of each open container, outermost first. */
+    containers = [];
+    /** The latest key of each open object up to the depth of arrayPath; undefined for arrays. */
+    keys = [];
+    inString = false;
+    escaped = false;
+    expectingKey = false;
+    /** The bytes of a key being read, which may span chunks; undefined when no key is being read. */
+    keyParts;
+    /** Depth of the extracted array while the scanner is inside it, otherwise 0. */
+    arrayDepth = 0;
+    elementState = 'first';
+    /** Bytes of the current element from earlier chunks. */
+    elementParts = [];
+    skeletonParts = [];
+    offset = 0;
+    /** Extracts the elements of the array at this chain of object keys, such as ['response', 'Attribute']. */
+    constructor(arrayPath) {
+        this.arrayPath = arrayPath;
+    }
+    /**
+     * Scans the next chunk of the document and returns the bytes of each element it completes,
+     * views into the chunk where it can. Throws a SyntaxError when the bytes so far cannot be the
+     * start of a JSON document; parseElement finds errors inside an element.
+     */
+    push(chunk) {
+        const elements = [];
+        let elementStart = this.elementState === 'in-element' ? 0 : -1;
+        let skeletonStart = this.arrayDepth === 0 ? 0 : -1;
+        let keyStart = this.keyParts === undefined ? -1 : 0;
+        for (let index = 0; index < chunk.length; index++) {
+            const byte = chunk[index];
+            if (this.inString) {
+                if (this.escaped) {
+                    this.escaped = false;
+                }
+                else if (byte === BACKSLASH) {
+                    this.escaped = true;
+                }
+                else if (byte === QUOTE) {
+                    this.inString = false;
+                    if (keyStart >= 0) {
+                        this.keyParts.push(chunk.subarray(keyStart, index + 1));
+                        this.keys[this.keys.length - 1] = this.decodeKey(this.keyParts);
+                        this.keyParts = undefined;
+                        keyStart = -1;
+                    }
+                }
+                else {
+                    index = this.skipStringBytes(chunk, index);
+                }
+                continue;
+            }
+            if (this.arrayDepth !== 0 && this.containers.length === this.arrayDepth) {
+                // Directly inside the extracted array: a scalar element ends at the first delimiter after it.
+                if (elementStart >= 0) {
+                    if (byte === QUOTE) {
+                        this.inString = true;
+                        continue;
+                    }
+                    if (!isWhitespace(byte) && byte !== COMMA && byte !== CLOSE_ARRAY)
+                        continue;
+                    elements.push(this.completeElement(chunk.subarray(elementStart, index)));
+                    elementStart = -1;
+                    this.elementState = 'after-element';
+                }
+                if (isWhitespace(byte))
+                    continue;
+                if (byte === COMMA) {
+                    if (this.elementState !== 'after-element')
+                        throw this.syntaxError(index, 'a comma without an array element before it');
+                    this.elementState = 'after-comma';
+                    continue;
+                }
+                if (byte === CLOSE_ARRAY) {
+                    if (this.elementState === 'after-comma')
+                        throw this.syntaxError(index, 'a comma before the end of the array');
+                    this.containers.pop();
+                    this.keys.pop();
+                    this.arrayDepth = 0;
+                    this.expectingKey = false;
+                    skeletonStart = index;
+                    continue;
+                }
+                if (this.elementState === 'after-element')
+                    throw this.syntaxError(index, 'two array elements without a comma between them');
+                this.elementState = 'in-element';
+                elementStart = index;
+                if (byte === QUOTE) {
+                    this.inString = true;
+                    continue;
+                }
+                if (byte !== OPEN_OBJECT && byte !== OPEN_ARRAY)
+                    continue;
+            }
+            if (byte === QUOTE) {
+                this.inString = true;
+                if (this.expectingKey && this.containers.length <= this.arrayPath.length) {
+                    this.keyParts = [];
+                    keyStart = index;
+                }
+                this.expectingKey = false;
+            }
+            else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+                const kind = byte === OPEN_OBJECT ? 'object' : 'array';
+                this.containers.push(kind);
+                this.keys.push(undefined);
+                this.expectingKey = kind === 'object';
+                if (kind === 'array' && this.arrayDepth === 0 && this.isExtractedArray()) {
+                    this.arrayDepth = this.containers.length;
+                    this.elementState = 'first';
+                    this.skeletonParts.push(new Uint8Array(chunk.subarray(skeletonStart, index + 1)));
+                    skeletonStart = -1;
+                }
+            }
+            else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
+                const kind = byte === CLOSE_OBJECT ? 'object' : 'array';
+                if (this.containers.pop() !== kind)
+                    throw this.syntaxError(index, `an unexpected ${String.fromCharCode(byte)}`);
+                this.keys.pop();
+                this.expectingKey = false;
+                if (elementStart >= 0 && this.containers.length === this.arrayDepth) {
+                    elements.push(this.completeElement(chunk.subarray(elementStart, index + 1)));
+                    elementStart = -1;
+                    this.elementState = 'after-element';
+                }
+            }
+            else if (byte === COMMA) {
+                this.expectingKey = this.containers.at(-1) === 'object';
+            }
+        }
+        // Bytes that continue in the next chunk are copied, so the chunk itself can be released.
+        // Buffer's slice() makes a view, unlike Uint8Array's, so the copy is explicit.
+        if (elementStart >= 0)
+            this.elementParts.push(new Uint8Array(chunk.subarray(elementStart)));
+        if (skeletonStart >= 0)
+            this.skeletonParts.push(new Uint8Array(chunk.subarray(skeletonStart)));
+        if (keyStart >= 0)
+            this.keyParts.push(new Uint8Array(chunk.subarray(keyStart)));
+        this.offset += chunk.length;
+        return elements;
+    }
+    /**
+     * Returns the index of the last byte of a string run that needs no look: the byte before the
+     * next quote that ends the string, or the escaped quote itself, or the last byte of the chunk.
+     * A quote is escaped when an odd number of backslashes precedes it; `index` is no backslash.
+     */
+    skipStringBytes(chunk, index) {
+        const quote = chunk.indexOf(QUOTE, index + 1);
+        const runEnd = quote < 0 ? chunk.length : quote;
+        let backslashes = 0;
+        while (runEnd - backslashes - 1 > index && chunk[runEnd - backslashes - 1] === BACKSLASH)
+            backslashes++;
+        if (quote < 0) {
+            this.escaped = backslashes % 2 === 1;
+            return chunk.length - 1;
+        }
+        return backslashes % 2 === 1 ? quote : quote - 1;
+    }
+    /**
+     * Ends the document and returns it parsed, with the extracted array empty, or undefined for
+     * an empty document. Throws a SyntaxError when the document is not JSON, such as when it was cut short.
+     */
+    end() {
+        if (this.arrayDepth !== 0 || this.containers.length > 0 || this.inString) {
+            throw new SyntaxError(`the JSON document ends after ${this.offset} bytes, inside ${this.arrayDepth !== 0 ? 'the array' : 'a value'}`);
+        }
+        const text = this.decoder.decode(concatenate(this.skeletonParts));
+        if (text.trim() === '')
+            return undefined;
+        return JSON.parse(text);
+    }
+    isExtractedArray() {
+        const depth = this.containers.length - 1;
+        if (depth !== this.arrayPath.length)
+            return false;
+        for (let level = 0; level < depth; level++) {
+            if (this.containers[level] !== 'object' || this.keys[level] !== this.arrayPath[level])
+                return false;
+        }
+        return true;
+    }
+    /** Parses the bytes of one element that push returned. Throws a SyntaxError when they are not JSON. */
+    parseElement(bytes) {
+        try {
+            return JSON.parse(this.decoder.decode(bytes));
+        }
+        catch (error) {
+            throw new SyntaxError(`an invalid array element in the JSON document (${error instanceof Error ? error.message : String(error)})`);
+        }
+    }
+    completeElement(tail) {
+        if (this.elementParts.length === 0)
+            return tail;
+        const bytes = concatenate([...this.elementParts, tail]);
+        this.elementParts = [];
+        return bytes;
+    }
+    decodeKey(parts) {
+        return JSON.parse(this.decoder.decode(concatenate(parts)));
+    }
+    syntaxError(index, problem) {
+        return new SyntaxError(`${problem} at byte ${this.offset + index} of the JSON document`);
+    }
+}
+function concatenate(parts) {
+    if (parts.length === 1)
+        return parts[0];
+    const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+        bytes.set(part, offset);
+        offset += part.length;
+    }
+    return bytes;
+}
+
 ;// CONCATENATED MODULE: ./src/retry.ts
 /**
  * Retry policy for MISP requests: exponential backoff with full jitter, Retry-After and MISP's
@@ -1334,6 +1578,7 @@ function toId(value) {
 
 
 
+
 /** A failed MISP request. The message names the request and what to check, and never contains the key. */
 class MispApiError extends Error {
     status;
@@ -1350,8 +1595,14 @@ class MispApiError extends Error {
         this.authenticationFailed = details.authenticationFailed ?? false;
     }
 }
-/** Ids or uuids per lookup request, to keep each request body and reply small. */
-const LOOKUP_BATCH = 200;
+/** Uuids per attribute lookup request, to keep each request body and reply small. */
+const UUID_LOOKUP_BATCH = 200;
+/**
+ * Event ids per /events/index request. A batch is about 8 kB of request body, and the reply has
+ * one index row per event, about 1 kB each in MISP 2.5.1's pretty-printed JSON (more with many
+ * tags), so about 1 MB per request.
+ */
+const EVENT_INDEX_BATCH = 1000;
 class MispClient {
     baseUrl;
     headers;
@@ -1385,44 +1636,66 @@ class MispClient {
      * searches, `to_ids: false` edits and publishes without e-mail.
      */
     async request(method, path, body) {
-        let waitedMs = 0;
+        const retries = { waitedMs: 0 };
         for (let attempt = 1;; attempt++) {
             const outcome = await this.attempt(method, path, body);
             if (outcome.kind === 'done')
                 return outcome.value;
-            const { error, reason, requestedDelayMs } = outcome;
-            if (reason === undefined)
-                throw error;
-            const attempts = attempt === 1 ? '1 attempt' : `${attempt} attempts`;
-            if (attempt >= this.retry.maxAttempts)
-                throw new MispApiError(`${error.message} Gave up after ${attempts}.`, error);
-            const delayMs = requestedDelayMs ?? backoffDelayMs(attempt, this.retry, this.random);
-            if (waitedMs + delayMs > this.retry.maxTotalWaitMs) {
-                throw new MispApiError(`${error.message} Gave up after ${attempts}: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`, error);
-            }
-            this.logger.warning(`${method} ${path}: ${reason}, attempt ${attempt} of ${this.retry.maxAttempts}; retrying in ${(delayMs / 1000).toFixed(1)} s.`);
-            await this.sleep(delayMs);
-            waitedMs += delayMs;
+            await this.waitBeforeRetry(method, path, attempt, outcome, retries);
         }
     }
+    /**
+     * Logs a failed attempt and waits before the next one. Throws the failure instead when it is
+     * final, when it was the last attempt, or when the wait would pass the retry budget.
+     */
+    async waitBeforeRetry(method, path, attempt, failure, retries) {
+        const { error, reason, requestedDelayMs } = failure;
+        if (reason === undefined)
+            throw error;
+        const attempts = attempt === 1 ? '1 attempt' : `${attempt} attempts`;
+        if (attempt >= this.retry.maxAttempts)
+            throw new MispApiError(`${withFullStop(error.message)} Gave up after ${attempts}.`, error);
+        const delayMs = requestedDelayMs ?? backoffDelayMs(attempt, this.retry, this.random);
+        if (retries.waitedMs + delayMs > this.retry.maxTotalWaitMs) {
+            throw new MispApiError(`${withFullStop(error.message)} Gave up after ${attempts}: waiting ${Math.ceil(delayMs / 1000)} s more would pass the ${this.retry.maxTotalWaitMs / 1000} s retry budget.`, error);
+        }
+        this.logger.warning(`${method} ${path}: ${reason}, attempt ${attempt} of ${this.retry.maxAttempts}; retrying in ${(delayMs / 1000).toFixed(1)} s.`);
+        await this.sleep(delayMs);
+        retries.waitedMs += delayMs;
+    }
     async attempt(method, path, body) {
-        const where = { method, path, status: 0 };
+        const sent = await this.send(method, path, body);
+        if (sent.kind === 'failed')
+            return sent;
+        return this.readWholeReply(method, path, sent.response);
+    }
+    async send(method, path, body) {
         this.logger.debug(`MISP ${method} ${path}`);
-        let response;
-        let text;
         try {
-            response = await (0,undici/* request */.Em)(`${this.baseUrl}${path}`, {
+            const response = await (0,undici/* request */.Em)(`${this.baseUrl}${path}`, {
                 method,
                 headers: this.headers,
                 body: body === undefined ? undefined : JSON.stringify(body),
                 dispatcher: this.dispatcher,
             });
             this.lastReplyDate = response.headers.date?.toString();
+            return { kind: 'sent', response };
+        }
+        catch (error) {
+            return this.networkFailure(method, path, error);
+        }
+    }
+    networkFailure(method, path, error) {
+        const { message, reason } = describeNetworkError(error, this.baseUrl, this.sendsClientCertificate);
+        return { kind: 'failed', error: this.withoutKey(new MispApiError(`${method} ${path} failed: ${message}`, { method, path, status: 0 })), reason };
+    }
+    async readWholeReply(method, path, response) {
+        let text;
+        try {
             text = await response.body.text();
         }
         catch (error) {
-            const { message, reason } = describeNetworkError(error, this.baseUrl, this.sendsClientCertificate);
-            return { kind: 'failed', error: this.withoutKey(new MispApiError(`${method} ${path} failed: ${message}`, where)), reason };
+            return this.networkFailure(method, path, error);
         }
         const status = response.statusCode;
         const contentType = String(response.headers['content-type'] ?? '');
@@ -1433,6 +1706,79 @@ class MispClient {
             const reason = retryReasonForStatus(status, isJson(text));
             const requestedDelayMs = reason ? serverRequestedDelayMs(response.headers, Date.now()) : undefined;
             return { kind: 'failed', error: this.withoutKey(error), reason, requestedDelayMs };
+        }
+    }
+    /**
+     * Sends one request and yields the elements of the array at `arrayPath` in its JSON reply as
+     * they arrive, then returns the reply with that array empty. Only a 2xx JSON reply is read as
+     * a stream; any other is read whole and judged as request() judges it. A failure part-way
+     * returns a failed outcome after some elements were already yielded.
+     */
+    async *streamArrayAttempt(method, path, body, arrayPath) {
+        const sent = await this.send(method, path, body);
+        if (sent.kind === 'failed')
+            return sent;
+        const { response } = sent;
+        const status = response.statusCode;
+        const contentType = String(response.headers['content-type'] ?? '');
+        if (status < 200 || status >= 300 || !/json/i.test(contentType)) {
+            // Error replies are small. A 2xx JSON reply with another content type is read whole, as request() reads it.
+            const outcome = await this.readWholeReply(method, path, response);
+            if (outcome.kind === 'failed')
+                return outcome;
+            const elements = valueAt(outcome.value, arrayPath);
+            if (!Array.isArray(elements))
+                return { ...outcome, elements: 0 };
+            yield* elements;
+            return { ...outcome, elements: elements.length };
+        }
+        const stream = new JsonArrayStream(arrayPath);
+        const chunks = response.body[Symbol.asyncIterator]();
+        let finished = false;
+        let count = 0;
+        try {
+            for (;;) {
+                let next;
+                try {
+                    next = await chunks.next();
+                }
+                catch (error) {
+                    return this.networkFailure(method, path, error);
+                }
+                if (next.done)
+                    break;
+                let elements;
+                try {
+                    elements = stream.push(next.value);
+                }
+                catch {
+                    return { kind: 'failed', error: notJsonError(method, path, status, contentType) };
+                }
+                // Parsed one at a time, so that only one element is alive when the caller's code runs.
+                for (const bytes of elements) {
+                    let element;
+                    try {
+                        element = stream.parseElement(bytes);
+                    }
+                    catch {
+                        return { kind: 'failed', error: notJsonError(method, path, status, contentType) };
+                    }
+                    count++;
+                    yield element;
+                }
+            }
+            finished = true;
+        }
+        finally {
+            // A reply left part-read, because the caller stopped or the JSON was invalid, must not stay open.
+            if (!finished)
+                response.body.destroy();
+        }
+        try {
+            return { kind: 'done', value: stream.end(), elements: count };
+        }
+        catch {
+            return { kind: 'failed', error: notJsonError(method, path, status, contentType) };
         }
     }
     /**
@@ -1459,12 +1805,7 @@ class MispClient {
             parsed = undefined;
         }
         if (parsed === undefined && !(status >= 200 && status < 300 && text === '' && /json/i.test(contentType))) {
-            const received = `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON.`;
-            if (status === 429)
-                throw new MispApiError(`${received} MISP or a proxy in front of it limits the request rate.`, details);
-            if (status >= 500)
-                throw new MispApiError(`${received} MISP or a proxy in front of it may be overloaded, restarting or down.`, details);
-            throw new MispApiError(`${received} Check that misp-url points at MISP, not at a login page or a proxy.`, details);
+            throw notJsonError(method, path, status, contentType);
         }
         if (status < 200 || status >= 300) {
             const authenticationFailed = status === 403 && isAuthenticationFailure(parsed);
@@ -1477,30 +1818,31 @@ class MispClient {
         return typeof reply?.version === 'string' ? reply.version : 'unknown';
     }
     /**
-     * Yields every attribute with to_ids set, with its sightings, one restSearch page at a time.
-     * MISP's X-Result-Count is not a total when paginating, so a short or empty page ends the scan.
+     * Yields every attribute with to_ids set, with its sightings, one at a time as restSearch pages
+     * arrive, so that no page is held whole. MISP's X-Result-Count is not a total when paginating,
+     * so a short or empty page ends the scan. A page that fails part-way is requested again and
+     * its attributes come again, so callers must skip ids they have already seen.
      */
     async *searchIdsAttributes(pageSize) {
+        const path = '/attributes/restSearch';
+        const arrayPath = ['response', 'Attribute'];
         for (let page = 1;; page++) {
-            const reply = await this.request('POST', '/attributes/restSearch', {
-                returnFormat: 'json',
-                to_ids: 1,
-                includeSightings: 1,
-                deleted: 0,
-                limit: pageSize,
-                page,
-            });
-            const attributes = reply?.response?.Attribute;
-            if (!Array.isArray(attributes)) {
-                throw new MispApiError('POST /attributes/restSearch: the reply has no response.Attribute list.', {
-                    method: 'POST',
-                    path: '/attributes/restSearch',
-                    status: 200,
-                });
+            const body = { returnFormat: 'json', to_ids: 1, includeSightings: 1, deleted: 0, limit: pageSize, page };
+            const retries = { waitedMs: 0 };
+            let count;
+            for (let attempt = 1;; attempt++) {
+                const outcome = yield* this.streamArrayAttempt('POST', path, body, arrayPath);
+                if (outcome.kind === 'done') {
+                    if (!Array.isArray(valueAt(outcome.value, arrayPath))) {
+                        throw new MispApiError(`POST ${path}: the reply has no response.Attribute list.`, { method: 'POST', path, status: 200 });
+                    }
+                    count = outcome.elements;
+                    break;
+                }
+                await this.waitBeforeRetry('POST', path, attempt, outcome, retries);
             }
-            if (attributes.length > 0)
-                yield attributes;
-            if (attributes.length < pageSize)
+            this.logger.debug(`Read page ${page}: ${count} attributes.`);
+            if (count < pageSize)
                 return;
         }
     }
@@ -1548,8 +1890,8 @@ class MispClient {
      */
     async getAttributesByUuid(uuids) {
         const attributes = [];
-        for (let start = 0; start < uuids.length; start += LOOKUP_BATCH) {
-            const batch = uuids.slice(start, start + LOOKUP_BATCH);
+        for (let start = 0; start < uuids.length; start += UUID_LOOKUP_BATCH) {
+            const batch = uuids.slice(start, start + UUID_LOOKUP_BATCH);
             const reply = await this.request('POST', '/attributes/restSearch', {
                 returnFormat: 'json',
                 uuid: batch,
@@ -1564,8 +1906,8 @@ class MispClient {
     /** Returns the index rows (with `published`) of the given events; events the key cannot see are absent. */
     async getEventIndex(eventIds) {
         const entries = [];
-        for (let start = 0; start < eventIds.length; start += LOOKUP_BATCH) {
-            const batch = eventIds.slice(start, start + LOOKUP_BATCH).map(Number);
+        for (let start = 0; start < eventIds.length; start += EVENT_INDEX_BATCH) {
+            const batch = eventIds.slice(start, start + EVENT_INDEX_BATCH).map(Number);
             const reply = await this.request('POST', '/events/index', { eventid: batch });
             if (Array.isArray(reply))
                 entries.push(...reply);
@@ -1596,6 +1938,22 @@ class MispClient {
     async close() {
         await this.dispatcher.close();
     }
+}
+function notJsonError(method, path, status, contentType) {
+    const details = { method, path, status };
+    const received = `${method} ${path}: the server responded with HTTP ${status} and ${contentType || 'no content type'} instead of JSON.`;
+    if (status === 429)
+        return new MispApiError(`${received} MISP or a proxy in front of it limits the request rate.`, details);
+    if (status >= 500)
+        return new MispApiError(`${received} MISP or a proxy in front of it may be overloaded, restarting or down.`, details);
+    return new MispApiError(`${received} Check that misp-url points at MISP, not at a login page or a proxy.`, details);
+}
+/** Returns the value at a chain of object keys in a parsed reply, or undefined where the chain breaks. */
+function valueAt(value, keys) {
+    let found = value;
+    for (const key of keys)
+        found = found !== null && typeof found === 'object' ? found[key] : undefined;
+    return found;
 }
 function describeErrorBody(body, status) {
     const error = (body ?? {});
@@ -1634,6 +1992,9 @@ const TLS_VERIFY_CODES = new Set([
     'CERT_NOT_YET_VALID',
     'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+function withFullStop(message) {
+    return /[.!?]$/.test(message.trim()) ? message.trim() : `${message.trim()}.`;
+}
 /** Turns an undici or socket error into a message naming the fix, and a retry reason when retrying can help. */
 function describeNetworkError(error, baseUrl, sendsClientCertificate) {
     const cause = error?.cause;
@@ -1668,7 +2029,21 @@ function describeNetworkError(error, baseUrl, sendsClientCertificate) {
             reason: 'network error',
         };
     }
+    // OpenSSL reads a plain-HTTP reply as a TLS record of an unknown version.
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(`${text} ${cause?.message ?? ''}`)) {
+        return {
+            message: `${baseUrl} does not speak TLS on that port (the reply was not a TLS handshake): if the server serves plain HTTP, write misp-url with http://, or use the port of its HTTPS listener.`,
+        };
+    }
+    const plainHttpToTls = code === 'UND_ERR_SOCKET' && baseUrl.startsWith('http:');
     switch (code) {
+        case 'UND_ERR_SOCKET':
+            return {
+                message: plainHttpToTls
+                    ? `${text} (${code}): the server closed the connection; if it serves HTTPS on that port, write misp-url with https://.`
+                    : `${text} (${code})`,
+                reason: 'network error',
+            };
         case 'ECONNREFUSED':
             return { message: `connection to ${baseUrl} refused: check misp-url and that MISP is running.`, reason: 'network error' };
         case 'ENOTFOUND':
@@ -1801,48 +2176,131 @@ function evaluateSightings(sightings, policy) {
     return decide(countSightings(sightings, policy.minimalSightingEpoch, policy), policy);
 }
 
+;// CONCATENATED MODULE: ./src/id-set.ts
+/**
+ * A set of MISP ids in the canonical decimal form that toId returns, such as the attribute ids a
+ * full scan has evaluated. MISP numbers rows from 1 upwards, so the ids of one instance are dense,
+ * and a bitset stores a million of them in 125 kB where a Set<number> takes about 21 MB of heap.
+ */
+/**
+ * Ids below this go in the bitset, which then takes at most 16 MiB. Larger ids, or ids that are not
+ * whole numbers, go in a Set, so that one odd id cannot make the bitset huge.
+ */
+const MAX_BITSET_ID = 2 ** 27;
+const INITIAL_WORDS = 1024;
+class IdSet {
+    words = new Uint32Array(INITIAL_WORDS);
+    others = new Set();
+    count = 0;
+    get size() {
+        return this.count;
+    }
+    has(id) {
+        const value = bitsetIndex(id);
+        if (value === undefined)
+            return this.others.has(id);
+        const word = value >>> 5;
+        return word < this.words.length && (this.words[word] & (1 << (value & 31))) !== 0;
+    }
+    /** Adds the id and returns true, or returns false when it was already there. */
+    add(id) {
+        const value = bitsetIndex(id);
+        if (value === undefined) {
+            if (this.others.has(id))
+                return false;
+            this.others.add(id);
+            this.count++;
+            return true;
+        }
+        const word = value >>> 5;
+        if (word >= this.words.length)
+            this.grow(word);
+        const bit = 1 << (value & 31);
+        if ((this.words[word] & bit) !== 0)
+            return false;
+        this.words[word] |= bit;
+        this.count++;
+        return true;
+    }
+    /** Doubles the bitset until it has the word, so that n ids in increasing order copy O(n) words in all. */
+    grow(word) {
+        let length = this.words.length;
+        while (length <= word)
+            length *= 2;
+        const words = new Uint32Array(length);
+        words.set(this.words);
+        this.words = words;
+    }
+}
+/** Returns the id as a bitset index, or undefined for an id the bitset does not take. */
+function bitsetIndex(id) {
+    if (!/^(0|[1-9]\d{0,8})$/.test(id))
+        return undefined;
+    const value = Number(id);
+    return value < MAX_BITSET_ID ? value : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/strategies/types.ts
+/**
+ * Returns an empty record of sighting origins when a trust list is set, so that the run can warn
+ * about a trusted-orgs or trusted-sources entry that matched nothing (a typo switches every
+ * demotion off silently otherwise); undefined when there is nothing to check.
+ */
+function originsToTrack(settings) {
+    if (settings.trustedOrgs.length === 0 && settings.trustedSources.length === 0)
+        return undefined;
+    return { orgs: new Set(), sources: new Set() };
+}
+function noteOrigins(origins, sightings) {
+    if (origins === undefined)
+        return;
+    for (const sighting of sightings) {
+        if (sighting.Organisation?.name)
+            origins.orgs.add(sighting.Organisation.name.toLowerCase());
+        if (sighting.Organisation?.uuid)
+            origins.orgs.add(sighting.Organisation.uuid.toLowerCase());
+        origins.sources.add(sighting.source ?? '');
+    }
+}
 function emptyReasonCounts() {
     return { demote: 0, 'below-minimal-fp': 0, 'below-threshold': 0, 'no-sightings-in-window': 0 };
 }
 
 ;// CONCATENATED MODULE: ./src/strategies/full-scan.ts
 /**
- * The full scan: every attribute with to_ids set, with all of its sightings, one restSearch page
- * at a time. Its cost grows with the size of the instance.
+ * The full scan: every attribute with to_ids set, with all of its sightings, read one attribute at
+ * a time from restSearch pages. Its requests and time grow with the size of the instance. It keeps
+ * only the attributes to demote and a bitset of the ids it has seen.
  */
+
 
 
 
 const collectByFullScan = async (settings, { misp, logger }) => {
     const byReason = emptyReasonCounts();
-    // Keyed by id: a page boundary that moves while paging can return an attribute twice.
-    const candidates = new Map();
-    // Numbers, not id strings: on a million attributes the set then takes 21 MB of heap instead of 45.
-    const seen = new Set();
-    let pages = 0;
-    for await (const page of misp.searchIdsAttributes(settings.pageSize)) {
-        pages++;
-        for (const attribute of page) {
-            // MISP already filters both; a server or proxy that does not must not make us touch them.
-            if (toFlag(attribute.deleted) || !toFlag(attribute.to_ids))
-                continue;
-            const attributeId = toId(attribute.id);
-            if (seen.has(Number(attributeId)))
-                continue;
-            seen.add(Number(attributeId));
-            const decision = evaluateSightings(attribute.Sighting ?? [], settings);
-            byReason[decision.reason]++;
-            if (decision.demote) {
-                // The sightings are no longer needed, and a page of popular indicators can hold many.
-                const { Sighting: _sightings, ...rest } = attribute;
-                candidates.set(attributeId, { attribute: rest, attributeId, eventId: toId(attribute.event_id), decision });
-            }
+    const origins = originsToTrack(settings);
+    const candidates = [];
+    // An attribute can come twice: a page boundary can move while paging, and a page that failed
+    // part-way is read again. The first copy is the one evaluated.
+    const seen = new IdSet();
+    for await (const attribute of misp.searchIdsAttributes(settings.pageSize)) {
+        // MISP already filters both; a server or proxy that does not must not make us touch them.
+        if (toFlag(attribute.deleted) || !toFlag(attribute.to_ids))
+            continue;
+        const attributeId = toId(attribute.id);
+        if (!seen.add(attributeId))
+            continue;
+        noteOrigins(origins, attribute.Sighting ?? []);
+        const decision = evaluateSightings(attribute.Sighting ?? [], settings);
+        byReason[decision.reason]++;
+        if (decision.demote) {
+            // The sightings are no longer needed, and a popular indicator can have many.
+            const { Sighting: _sightings, ...rest } = attribute;
+            candidates.push({ attribute: rest, attributeId, eventId: toId(attribute.event_id), decision });
         }
-        logger.debug(`Read page ${pages}: ${page.length} attributes.`);
     }
-    logger.info(`Full scan: evaluated ${seen.size} attributes with to_ids set in ${pages} ${pages === 1 ? 'page' : 'pages'}; ${candidates.size} to demote.`);
-    return { candidates: [...candidates.values()], evaluated: seen.size, byReason, invisibleSightings: 0, sightedAttributesNotFound: 0 };
+    logger.info(`Full scan: evaluated ${seen.size} attributes with to_ids set; ${candidates.length} to demote.`);
+    return { candidates, evaluated: seen.size, byReason, invisibleSightings: 0, sightedAttributesNotFound: 0, origins };
 };
 
 ;// CONCATENATED MODULE: ./src/run.ts
@@ -1879,12 +2337,16 @@ async function runDemotion(settings, deps) {
     // to_ids result set, so editing while paging would shift later pages and skip attributes.
     const strategy = deps.strategy ?? collectByFullScan;
     const collection = await logger.group('Find attributes to demote', () => strategy(settings, { misp, logger }));
+    warnAboutUnmatchedTrust(settings, collection.origins, logger);
     const pending = new Map((deps.pendingEvents ?? []).map((event) => [event.eventId, event]));
     if (pending.size > 0) {
         logger.warning(`An earlier run edited events ${[...pending.keys()].join(', ')} and did not publish them (it stopped, or the publish failed); this run publishes them as republish (${settings.republish}) allows.`);
     }
     const eventIndex = await logger.group('Read event state', () => readEventIndex([...collection.candidates.map((candidate) => candidate.eventId), ...pending.keys()], deps));
-    if (!settings.dryRun) {
+    // A run with nothing to change writes no journal lines, so that a cron job every few minutes
+    // does not grow the file; the last run that changed something stays the one recovery reads.
+    const journaling = !settings.dryRun && (collection.candidates.length > 0 || pending.size > 0);
+    if (journaling) {
         deps.journal.append({ kind: 'run-started', at: startedAt, mispUrl: settings.mispUrl, dryRun: settings.dryRun });
         // Recorded at once, so that a run killed before handling them hands them on again.
         for (const event of pending.values()) {
@@ -1910,7 +2372,7 @@ async function runDemotion(settings, deps) {
     const eventResults = new Map(events.map((event) => [event.eventId, event.result]));
     for (const row of rows)
         row.eventResult = eventResults.get(row.eventId) ?? 'not-touched';
-    if (!settings.dryRun)
+    if (journaling)
         deps.journal.append({ kind: 'run-finished', at: deps.now().toISOString() });
     const count = (result) => rows.filter((row) => row.result === result).length;
     return {
@@ -1936,6 +2398,21 @@ async function runDemotion(settings, deps) {
         failures,
         recoveredEventIds: [...pending.keys()],
     };
+}
+/** Warns about each trusted-orgs or trusted-sources entry that no sighting read by the run came from. */
+function warnAboutUnmatchedTrust(settings, origins, logger) {
+    if (origins === undefined)
+        return;
+    for (const org of settings.trustedOrgs) {
+        if (!origins.orgs.has(org)) {
+            logger.warning(`trusted-orgs entry "${org}" matched no organisation name or UUID of the sightings this run read, so it counted none of them: check the spelling against the organisation in MISP.`);
+        }
+    }
+    for (const source of settings.trustedSources) {
+        if (!origins.sources.has(source)) {
+            logger.warning(`trusted-sources entry "${source}" matched the source of no sighting this run read, so it counted none of them: check the spelling.`);
+        }
+    }
 }
 async function readEventIndex(eventIds, deps) {
     const unique = [...new Set(eventIds)];
@@ -2320,6 +2797,9 @@ async function collectBySightings(settings, { misp, logger }, options) {
     const organisations = new Map();
     const sighted = await readFalsePositives(misp, plan, options, logger, tally, organisations);
     const sightedCount = sighted.size;
+    const origins = originsToTrack(settings);
+    for (const entry of sighted.values())
+        noteOrigins(origins, entry.sightings);
     const possible = [...sighted.values()]
         .filter((entry) => entry.toIds && countSightings(entry.sightings, settings.minimalSightingEpoch, settings).falsePositives > settings.minimalFp)
         .sort((a, b) => a.id - b.id);
@@ -2329,6 +2809,7 @@ async function collectBySightings(settings, { misp, logger }, options) {
     const byReason = emptyReasonCounts();
     const candidates = [];
     for (const { entry, attribute } of confirmed) {
+        noteOrigins(origins, entry.sightings);
         const decision = evaluateSightings(entry.sightings, settings);
         byReason[decision.reason]++;
         if (decision.demote) {
@@ -2342,7 +2823,14 @@ async function collectBySightings(settings, { misp, logger }, options) {
     if (tally.hiddenSightings > 0) {
         logger.info(`Skipped ${tally.hiddenSightings} sightings of attributes that MISP hides from the key (value and Attribute null).`);
     }
-    return { candidates, evaluated: confirmed.length, byReason, invisibleSightings: tally.hiddenSightings, sightedAttributesNotFound: notFound };
+    return {
+        candidates,
+        evaluated: confirmed.length,
+        byReason,
+        invisibleSightings: tally.hiddenSightings,
+        sightedAttributesNotFound: notFound,
+        origins,
+    };
 }
 /** Builds the search range: sightings the policy counts are dated after minimalSightingEpoch. */
 async function planWindows(settings, misp, logger, options) {
@@ -2467,6 +2955,7 @@ function selectStrategy(name) {
 
 
 
+
 async function executeRun(settings, options) {
     const { logger } = options;
     const reportDir = external_node_path_default().resolve(settings.reportDir || options.defaultReportDir);
@@ -2502,7 +2991,8 @@ async function executeRun(settings, options) {
         await misp.close();
     }
     const files = await writeReportFiles(report, reportDir);
-    logger.info(`Wrote ${files.json} and ${files.csv}; the journal is ${journalFile}.`);
+    const journalNote = (0,external_node_fs_.existsSync)(journalFile) ? `; the journal is ${journalFile}` : '';
+    logger.info(`Wrote ${files.json} and ${files.csv}${journalNote}.`);
     return { report, files, journalFile };
 }
 
@@ -3098,7 +3588,9 @@ function renderSubject(report, template) {
         evaluated: String(report.counts.evaluated),
         dry_run: String(report.settings.dryRun),
     });
-    return report.settings.dryRun ? `[dry run] ${subject}` : subject;
+    // A failed run must stand out in an inbox even when the template does not use {failed}.
+    const failed = report.counts.failed > 0 ? `[${report.counts.failed} failed] ` : '';
+    return `${report.settings.dryRun ? '[dry run] ' : ''}${failed}${subject}`;
 }
 /** Renders the plain-text body: one line per attribute and per event, with values defanged. */
 function renderMailText(report) {
@@ -3132,7 +3624,7 @@ function renderMailText(report) {
     if (report.failures.length > 0) {
         lines.push(`Failures (${report.failures.length})`);
         for (const failure of report.failures)
-            lines.push(`  ${failure.operation} ${failure.id}: ${(0,report_text/* displayText */.WV)(failure.message)}`);
+            lines.push(`  ${failure.operation} ${failure.id}: ${(0,report_text/* displayMessage */.wb)(failure.message)}`);
         lines.push('');
     }
     lines.push(...(0,report_text/* republishNotes */.Up)(report));
@@ -3190,7 +3682,7 @@ function renderMailHtml(report) {
     if (report.failures.length > 0) {
         out.push(`<h3>Failures (${report.failures.length})</h3>`, '<ul>');
         for (const failure of report.failures) {
-            out.push(`<li>${escapeHtml(`${failure.operation} ${failure.id}: ${(0,report_text/* displayText */.WV)(failure.message)}`)}</li>`);
+            out.push(`<li>${escapeHtml(`${failure.operation} ${failure.id}: ${(0,report_text/* displayMessage */.wb)(failure.message)}`)}</li>`);
         }
         out.push('</ul>');
     }
@@ -3442,7 +3934,7 @@ function buildBodyParts(report, context) {
         sections.push({
             noun: 'failures',
             heading: [`### Failures (${report.failures.length})`, '', '| request | id | message |', '| --- | ---: | --- |'],
-            rows: report.failures.map((failure) => `| ${failure.operation} | ${(0,src_report/* escapeMarkdown */.FV)(failure.id)} | ${(0,src_report/* escapeMarkdown */.FV)((0,report_text/* displayText */.WV)(failure.message))} |`),
+            rows: report.failures.map((failure) => `| ${failure.operation} | ${(0,src_report/* escapeMarkdown */.FV)(failure.id)} | ${(0,src_report/* escapeMarkdown */.FV)((0,report_text/* displayMessage */.wb)(failure.message))} |`),
         });
     }
     const tail = [...(0,report_text/* republishNotes */.Up)(report), ''];
@@ -3619,7 +4111,7 @@ function renderSummaryMarkdown(report, options = {}) {
     out.push(`| trusted-sources | ${escapeMarkdown(settings.trustedSources.join(', ') || 'all')} |`, '');
     out.push('| decision | attributes |', '| --- | ---: |');
     for (const [reason, label] of Object.entries(REASON_LABELS)) {
-        out.push(`| ${label} | ${counts.byReason[reason]} |`);
+        out.push(`| ${label} | ${reasonCount(report, reason)} |`);
     }
     out.push('');
     out.push(...renderRowsTable(report.rows));
@@ -3632,6 +4124,16 @@ function renderSummaryMarkdown(report, options = {}) {
         out.push('');
     }
     return out.join('\n');
+}
+/**
+ * Returns the count of one decision reason. Sightings-first evaluates only attributes with more
+ * false positives than minimal-fp, so it never counts the two reasons that need fewer.
+ */
+function reasonCount(report, reason) {
+    const uncounted = reason === 'below-minimal-fp' || reason === 'no-sightings-in-window';
+    if (uncounted && report.settings.strategy === 'sightings-first')
+        return 'not counted by sightings-first';
+    return String(report.counts.byReason[reason]);
 }
 function renderRowsTable(rows) {
     if (rows.length === 0)
@@ -4032,6 +4534,7 @@ function reportSettings(settings) {
 __webpack_require__.d(__webpack_exports__, {
   EX: () => (/* binding */ countEntries),
   BL: () => (/* binding */ demotedOrWouldDemote),
+  wb: () => (/* binding */ displayMessage),
   WV: () => (/* binding */ displayText),
   z5: () => (/* binding */ eventResultText),
   ik: () => (/* binding */ hasChanges),
@@ -4058,6 +4561,16 @@ __webpack_require__.d(__webpack_exports__, {
  * or in free text is defanged too. The function is idempotent, because `[.]` and `[@]` are
  * matched as a whole and left unchanged.
  */
+/**
+ * Defangs indicators inside prose, such as an error message that quotes a URL: the same rules,
+ * but only for a `.` or `@` between two letters or digits, so that the full stop ending a
+ * sentence stays a full stop.
+ */
+function defangText(text) {
+    return text
+        .replace(/\b(h)tt(ps?)(?=:\/\/)/gi, '$1xx$2')
+        .replace(/(?<=[A-Za-z0-9_-])[.@](?=[A-Za-z0-9_-])/g, (character) => `[${character}]`);
+}
 function defang(value) {
     return value
         .replace(/\b(h)tt(ps?)(?=:\/\/)/gi, '$1xx$2')
@@ -4097,7 +4610,7 @@ function settingsEntries(report) {
     const { settings } = report;
     const sightingDate = new Date(settings.minimalSightingEpoch * 1000);
     const sightingIso = Number.isNaN(sightingDate.getTime()) ? '' : ` (${sightingDate.toISOString()})`;
-    const list = (items) => (items.length === 0 ? '(none)' : items.join(', '));
+    const list = (items) => (items.length === 0 ? 'all' : items.join(', '));
     return [
         ['misp-url', settings.mispUrl],
         ['minimal-fp', String(settings.minimalFp)],
@@ -4138,7 +4651,7 @@ function rowResultText(row) {
     let text = ATTRIBUTE_RESULT_TEXT[row.result];
     if (row.result === 'not-permitted' && row.eventOrg !== '')
         text = `not permitted, because org ${row.eventOrg} owns the event`;
-    return row.error === '' ? text : `${text}: ${defang(row.error)}`;
+    return row.error === '' ? text : `${text}: ${oneLine(defangText(row.error))}`;
 }
 const EVENT_RESULT_TEXT = {
     republished: 'republished without e-mail',
@@ -4152,7 +4665,7 @@ function eventResultText(event) {
     const text = EVENT_RESULT_TEXT[event.result];
     if (event.result === 'republished' && event.publishedAt !== '')
         return `${text} at ${event.publishedAt}`;
-    return event.error === '' ? text : `${text}: ${defang(event.error)}`;
+    return event.error === '' ? text : `${text}: ${oneLine(defangText(event.error))}`;
 }
 /** Returns the notes on what happened to the touched events, for the end of every report. */
 function republishNotes(report) {
@@ -4172,9 +4685,13 @@ function republishNotes(report) {
     }
     return notes;
 }
-/** Defangs text from MISP (event info, values, error messages) and puts it on one line. */
+/** Defangs a value or event title from MISP and puts it on one line. */
 function displayText(text) {
     return oneLine(defang(text));
+}
+/** Defangs the indicators in a message (a failure, a warning) and puts it on one line. */
+function displayMessage(text) {
+    return oneLine(defangText(text));
 }
 /** Replaces line breaks with spaces, so that one entry stays on one line or in one table cell. */
 function oneLine(text) {

@@ -12,7 +12,7 @@ import { type MispAttribute, type MispSearchedSighting, toFlag, toId } from '../
 import type { MispApi } from '../run.ts';
 import type { Settings } from '../settings.ts';
 import { searchByTimeWindows, type WindowPlan, type WindowStats } from './sighting-windows.ts';
-import { type Candidate, type Collection, type CollectStrategy, emptyReasonCounts } from './types.ts';
+import { type Candidate, type Collection, type CollectStrategy, emptyReasonCounts, noteOrigins, originsToTrack } from './types.ts';
 
 /**
  * The `to` of every sightings search. MISP 2.5.1 casts a numeric `to` to a PHP integer
@@ -91,6 +91,8 @@ async function collectBySightings(
 
   const sighted = await readFalsePositives(misp, plan, options, logger, tally, organisations);
   const sightedCount = sighted.size;
+  const origins = originsToTrack(settings);
+  for (const entry of sighted.values()) noteOrigins(origins, entry.sightings);
   const possible = [...sighted.values()]
     .filter((entry) => entry.toIds && countSightings(entry.sightings, settings.minimalSightingEpoch, settings).falsePositives > settings.minimalFp)
     .sort((a, b) => a.id - b.id);
@@ -102,6 +104,7 @@ async function collectBySightings(
   const byReason = emptyReasonCounts();
   const candidates: Candidate[] = [];
   for (const { entry, attribute } of confirmed) {
+    noteOrigins(origins, entry.sightings);
     const decision = evaluateSightings(entry.sightings, settings);
     byReason[decision.reason]++;
     if (decision.demote) {
@@ -118,7 +121,14 @@ async function collectBySightings(
   if (tally.hiddenSightings > 0) {
     logger.info(`Skipped ${tally.hiddenSightings} sightings of attributes that MISP hides from the key (value and Attribute null).`);
   }
-  return { candidates, evaluated: confirmed.length, byReason, invisibleSightings: tally.hiddenSightings, sightedAttributesNotFound: notFound };
+  return {
+    candidates,
+    evaluated: confirmed.length,
+    byReason,
+    invisibleSightings: tally.hiddenSightings,
+    sightedAttributesNotFound: notFound,
+    origins,
+  };
 }
 
 /** Builds the search range: sightings the policy counts are dated after minimalSightingEpoch. */

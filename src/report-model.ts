@@ -6,7 +6,7 @@ import type { DecisionReason } from './evaluate.ts';
 import type { RepublishMode } from './constants.ts';
 
 /**
- * What happened to one attribute that the policy chose to demote:
+ * Outcome for one attribute that the policy chose to demote:
  * - `demoted`: MISP confirmed `to_ids: false`.
  * - `would-demote`: dry run, nothing sent.
  * - `blocked`: more attributes than max-demotions would be demoted, so the run changed none.
@@ -26,7 +26,7 @@ export type AttributeResult =
   | 'failed';
 
 /**
- * What happened to an event that had at least one attribute demoted:
+ * Outcome for an event that had at least one attribute demoted:
  * - `republished`: `POST /events/publish` succeeded.
  * - `left-unpublished`: it was an unpublished draft before the run, so it stays one.
  * - `not-republished`: `republish: never`, so the edit left it unpublished.
@@ -55,11 +55,11 @@ export interface ReportRow {
   attributeTimestampAfter: string;
   /** ISO 8601 time at which MISP confirmed the edit; empty when not edited. */
   changedAt: string;
-  /** What happened to the attribute's event afterwards. */
+  /** Outcome for the attribute's event afterwards. */
   eventResult: EventResult;
-  /** Name of the organisation that owns the event on this MISP, when MISP said. */
+  /** Name of the organisation that owns the event on this MISP; empty when MISP did not return it. */
   eventOrg: string;
-  /** Why the edit failed or was not sent; empty otherwise. */
+  /** Reason the edit failed or was not sent; empty otherwise. */
   error: string;
 }
 
@@ -67,7 +67,7 @@ export interface EventOutcome {
   eventId: string;
   eventUuid: string;
   eventInfo: string;
-  /** Whether the event was published before this run touched it; null when MISP did not say. */
+  /** Published state before this run touched the event; null when MISP did not return it. */
   publishedBefore: boolean | null;
   result: EventResult;
   /** ISO 8601 time of the successful publish; empty otherwise. */
@@ -83,7 +83,7 @@ export interface ReportFailure {
   message: string;
 }
 
-/** The settings a report states, so that a reader can reproduce the decision. Never holds secrets. */
+/** Settings a report states, so that a reader can reproduce the decision. It contains no secrets. */
 export interface ReportSettings {
   mispUrl: string;
   minimalFp: number;

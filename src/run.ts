@@ -88,8 +88,8 @@ export async function runDemotion(settings: Settings, deps: RunDependencies): Pr
     readEventIndex([...collection.candidates.map((candidate) => candidate.eventId), ...pending.keys()], deps),
   );
 
-  // A run with nothing to change writes no journal lines, so that a cron job every few minutes
-  // does not grow the file; the last run that changed something stays the one recovery reads.
+  // A run with nothing to change writes no journal lines, so a cron job every few minutes does
+  // not grow the file. The last run that changed something stays the one recovery reads.
   const journaling = !settings.dryRun && (collection.candidates.length > 0 || pending.size > 0);
   if (journaling) {
     deps.journal.append({ kind: 'run-started', at: startedAt, mispUrl: settings.mispUrl, dryRun: settings.dryRun });

@@ -23,7 +23,7 @@ export interface Collection {
   byReason: Record<DecisionReason, number>;
   /** Sightings skipped because MISP hid their attribute from the key. */
   invisibleSightings: number;
-  /** Where the sightings read came from; filled only when trusted-orgs or trusted-sources is set. */
+  /** Origins of the sightings read; filled only when trusted-orgs or trusted-sources is set. */
   origins?: SightingOrigins;
   /** Attributes with enough false-positive sightings that the attribute lookup did not return. */
   sightedAttributesNotFound: number;
@@ -39,9 +39,9 @@ export interface SightingOrigins {
 }
 
 /**
- * Returns an empty record of sighting origins when a trust list is set, so that the run can warn
- * about a trusted-orgs or trusted-sources entry that matched nothing (a typo switches every
- * demotion off silently otherwise); undefined when there is nothing to check.
+ * Returns an empty record of sighting origins when a trust list is set, or undefined otherwise.
+ * The run warns about an entry that matched nothing, because a typo would otherwise switch every
+ * demotion off without a word.
  */
 export function originsToTrack(settings: Settings): SightingOrigins | undefined {
   if (settings.trustedOrgs.length === 0 && settings.trustedSources.length === 0) return undefined;

@@ -2242,9 +2242,9 @@ function bitsetIndex(id) {
 
 ;// CONCATENATED MODULE: ./src/strategies/types.ts
 /**
- * Returns an empty record of sighting origins when a trust list is set, so that the run can warn
- * about a trusted-orgs or trusted-sources entry that matched nothing (a typo switches every
- * demotion off silently otherwise); undefined when there is nothing to check.
+ * Returns an empty record of sighting origins when a trust list is set, or undefined otherwise.
+ * The run warns about an entry that matched nothing, because a typo would otherwise switch every
+ * demotion off without a word.
  */
 function originsToTrack(settings) {
     if (settings.trustedOrgs.length === 0 && settings.trustedSources.length === 0)
@@ -2343,8 +2343,8 @@ async function runDemotion(settings, deps) {
         logger.warning(`An earlier run edited events ${[...pending.keys()].join(', ')} and did not publish them (it stopped, or the publish failed); this run publishes them as republish (${settings.republish}) allows.`);
     }
     const eventIndex = await logger.group('Read event state', () => readEventIndex([...collection.candidates.map((candidate) => candidate.eventId), ...pending.keys()], deps));
-    // A run with nothing to change writes no journal lines, so that a cron job every few minutes
-    // does not grow the file; the last run that changed something stays the one recovery reads.
+    // A run with nothing to change writes no journal lines, so a cron job every few minutes does
+    // not grow the file. The last run that changed something stays the one recovery reads.
     const journaling = !settings.dryRun && (collection.candidates.length > 0 || pending.size > 0);
     if (journaling) {
         deps.journal.append({ kind: 'run-started', at: startedAt, mispUrl: settings.mispUrl, dryRun: settings.dryRun });

@@ -1,9 +1,13 @@
 /** The sandbox command line: flag parsing, and a real start and stop of `node sandbox/cli.ts`. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCliArgs, UsageError } from '../sandbox/cli.ts';
 import { SANDBOX_DEFAULT_KEY } from '../sandbox/server.ts';
+import { createTestCertificates } from './helpers/test-certificates.ts';
 
 const CLI = fileURLToPath(new URL('../sandbox/cli.ts', import.meta.url));
 const DEMO = fileURLToPath(new URL('../sandbox/datasets/demo.json', import.meta.url));
@@ -30,6 +34,17 @@ describe('parseCliArgs', () => {
     [['--dataset', ''], 'Invalid --dataset value "": give the path of a JSON file, or leave the flag out for the demo dataset.'],
   ])('rejects %j', (args, message) => {
     expect(() => parseCliArgs(args)).toThrow(new UsageError(message));
+  });
+
+  it('reads the TLS flags', () => {
+    expect(parseCliArgs(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--tls-client-ca', 'ca.pem'])).toMatchObject({
+      tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' },
+    });
+  });
+
+  it('rejects incomplete TLS flags', () => {
+    expect(() => parseCliArgs(['--tls-cert', 'c.pem'])).toThrow(/--tls-cert and --tls-key go together/);
+    expect(() => parseCliArgs(['--tls-client-ca', 'ca.pem'])).toThrow(/--tls-client-ca needs --tls-cert and --tls-key/);
   });
 
   it('rejects unknown flags and stray arguments', () => {
@@ -99,6 +114,33 @@ describe('node sandbox/cli.ts', () => {
     const result = await finished;
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/MISP sandbox stopping on SIGTERM after 1 request\.\nMISP sandbox stopped\.\n$/);
+  });
+
+  it('serves HTTPS with the TLS flags', async () => {
+    const certificates = createTestCertificates();
+    const certFile = path.join(certificates.dir, 'server.pem');
+    const keyFile = path.join(certificates.dir, 'server-key.pem');
+    writeFileSync(certFile, certificates.serverCert);
+    writeFileSync(keyFile, certificates.serverKey);
+
+    const { child, output, finished } = runCli(['--port', '0', '--tls-cert', certFile, '--tls-key', keyFile]);
+    const [, url] = await waitFor(output, /MISP sandbox listening on (https:\/\/127\.0\.0\.1:\d+)\n/);
+    const dispatcher = new Agent({ connect: { ca: certificates.caPem } });
+    const response = await undiciFetch(`${url}/servers/getVersion`, {
+      headers: { Authorization: SANDBOX_DEFAULT_KEY, Accept: 'application/json' },
+      dispatcher,
+    });
+    expect(response.status).toBe(200);
+    await dispatcher.close();
+
+    child.kill('SIGTERM');
+    expect((await finished).code).toBe(0);
+  });
+
+  it('exits with code 2 on an unreadable certificate', async () => {
+    const result = await runCli(['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem']).finished;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Invalid --tls-cert value "/nonexistent/c.pem": the file could not be read (ENOENT)');
   });
 
   it('exits with code 2 on a bad flag', async () => {

@@ -13,6 +13,7 @@ import { runDemotion } from '../src/run.ts';
 import type { Settings } from '../src/settings.ts';
 import { collectBySightingsFirst } from '../src/strategies/sightings-first.ts';
 import { buildDataset, repeat } from './helpers/misp-dataset.ts';
+import { testSettings } from './helpers/settings-fixture.ts';
 
 const CLOCK = 1_796_400_000;
 const RECENT = CLOCK - 86_400;
@@ -24,30 +25,11 @@ afterEach(async () => {
 });
 
 function settingsFor(mispUrl: string, maxConcurrency: number): Settings {
-  return {
+  return testSettings({
     mispUrl,
-    mispKey: 'k'.repeat(40),
-    mispVerifyTls: true,
-    mispCaCert: '',
-    mispClientCert: '',
-    mispClientKey: '',
-    timeoutSeconds: 10,
-    minimalFp: 0,
-    threshold: 0.5,
-    minimalSightingDate: '1970-01-01T00:00:00Z',
-    minimalSightingEpoch: 0,
-    dryRun: false,
     republish: 'always',
-    strategy: 'sightings-first',
-    pageSize: 1000,
-    artifactName: '',
-    reportDir: '',
-    journalFile: '',
-    maxDemotions: 100,
     maxConcurrency,
-    trustedOrgs: [],
-    trustedSources: [],
-  };
+  });
 }
 
 describe('connection reuse', () => {

@@ -7,31 +7,13 @@ import { silentLogger } from '../src/logger.ts';
 import type { MispAttribute, MispEventIndexEntry, MispSearchedSighting } from '../src/misp-types.ts';
 import { type MispApi, runDemotion } from '../src/run.ts';
 import type { Settings } from '../src/settings.ts';
+import { testSettings } from './helpers/settings-fixture.ts';
 
-const SETTINGS: Settings = {
-  mispUrl: 'https://misp.example.org',
-  mispKey: 'k'.repeat(40),
-  mispVerifyTls: true,
-  mispCaCert: '',
-  mispClientCert: '',
-  mispClientKey: '',
+const SETTINGS: Settings = testSettings({
   timeoutSeconds: 60,
-  journalFile: '',
-  maxDemotions: 100,
-  maxConcurrency: 1,
-  trustedOrgs: [],
-  trustedSources: [],
-  minimalFp: 0,
-  threshold: 0.5,
-  minimalSightingDate: '1970-01-01T00:00:00Z',
-  minimalSightingEpoch: 0,
-  dryRun: false,
-  republish: 'published-only',
   strategy: 'full-scan',
   pageSize: 2,
-  artifactName: '',
-  reportDir: '',
-};
+});
 
 function attribute(id: number, eventId: number, fp: number, extra: Partial<MispAttribute> = {}): MispAttribute {
   return {

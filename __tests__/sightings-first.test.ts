@@ -9,35 +9,20 @@ import { collectByFullScan } from '../src/strategies/full-scan.ts';
 import { collectBySightingsFirst, createSightingsFirst, LAST_SIGHTING_DATE } from '../src/strategies/sightings-first.ts';
 import { buildDataset, repeat } from './helpers/misp-dataset.ts';
 import { recordingLogger } from './helpers/recording-logger.ts';
+import { testSettings } from './helpers/settings-fixture.ts';
 
 const MINIMAL = 1_780_272_000; // 2026-06-01T00:00:00Z
 const CLOCK = MINIMAL + 180 * 86_400;
 const RECENT = CLOCK - 10 * 86_400;
 
-const SETTINGS: Settings = {
+const SETTINGS: Settings = testSettings({
   mispUrl: 'http://127.0.0.1:1',
-  mispKey: 'k'.repeat(40),
-  mispVerifyTls: true,
-  mispCaCert: '',
-  mispClientCert: '',
-  mispClientKey: '',
-  timeoutSeconds: 10,
   minimalFp: 1,
-  threshold: 0.5,
   minimalSightingDate: '2026-06-01T00:00:00Z',
   minimalSightingEpoch: MINIMAL,
   dryRun: true,
-  republish: 'published-only',
-  strategy: 'sightings-first',
   pageSize: 10,
-  artifactName: '',
-  reportDir: '',
-  journalFile: '',
-  maxDemotions: 100,
-  maxConcurrency: 1,
-  trustedOrgs: [],
-  trustedSources: [],
-};
+});
 
 function searched(id: number, attributeId: number, type: 0 | 1, extra: Partial<MispSearchedSighting> = {}): MispSearchedSighting {
   return {

@@ -15,6 +15,7 @@ import type { Settings } from '../src/settings.ts';
 import { collectByFullScan } from '../src/strategies/full-scan.ts';
 import { createSightingsFirst } from '../src/strategies/sightings-first.ts';
 import type { Collection } from '../src/strategies/types.ts';
+import { testSettings } from './helpers/settings-fixture.ts';
 
 const MINIMAL = 1_780_272_000; // 2026-06-01T00:00:00Z
 const DAY = 86_400;
@@ -140,30 +141,18 @@ function buildScenarioDataset(scenario: Scenario): { dataset: unknown[]; attribu
 }
 
 function settingsFor(scenario: Scenario, mispUrl: string): Settings {
-  return {
+  return testSettings({
     mispUrl,
-    mispKey: 'k'.repeat(40),
-    mispVerifyTls: true,
-    mispCaCert: '',
-    mispClientCert: '',
-    mispClientKey: '',
-    timeoutSeconds: 10,
     minimalFp: scenario.minimalFp,
     threshold: scenario.threshold,
     minimalSightingDate: String(MINIMAL),
     minimalSightingEpoch: MINIMAL,
     dryRun: true,
-    republish: 'published-only',
-    strategy: 'sightings-first',
     pageSize: scenario.pageSize,
-    artifactName: '',
-    reportDir: '',
-    journalFile: '',
     maxDemotions: 1000,
-    maxConcurrency: 1,
     trustedOrgs: scenario.trustedOrgs,
     trustedSources: scenario.trustedSources,
-  };
+  });
 }
 
 interface Demotion {

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { INPUT_DEFAULTS, type InputName } from './constants.ts';
-import { InputError } from './input-error.ts';
+import type { InputName } from './constants.ts';
+import { InputError, inputOrDefault, problemCollector } from './input-error.ts';
 import { parseBoolean } from './settings.ts';
 
 export const SMTP_SECURITY_MODES = ['starttls', 'tls', 'none'] as const;
@@ -76,18 +76,8 @@ export interface NotifySettings {
 export function parseNotifySettings(get: (name: InputName) => string, env: NodeJS.ProcessEnv): NotifySettings {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const read = (name: InputName): string => {
-    const value = get(name).trim();
-    return value === '' ? INPUT_DEFAULTS[name] : value;
-  };
-  const check = <T>(parse: () => T, fallback: T): T => {
-    try {
-      return parse();
-    } catch (error) {
-      problems.push((error as Error).message);
-      return fallback;
-    }
-  };
+  const read = (name: InputName): string => inputOrDefault(name, get(name));
+  const check = problemCollector(problems);
 
   const mailEnabled = check(() => parseBoolean('mail', read('mail')), false);
   const issueEnabled = check(() => parseBoolean('issue', read('issue')), false);

@@ -13,7 +13,7 @@ import {
 } from './constants.ts';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InputError } from './input-error.ts';
+import { InputError, inputOrDefault, problemCollector } from './input-error.ts';
 
 export interface Settings {
   /** Scheme and host (and port) of the MISP server, without a trailing slash. */
@@ -82,18 +82,8 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\r\n\\/]/;
 export function parseSettings(get: InputSource, now: Date, io: SettingsIo = defaultIo): ParsedSettings {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const read = (name: InputName): string => {
-    const value = get(name)?.trim() ?? '';
-    return value === '' ? INPUT_DEFAULTS[name] : value;
-  };
-  const check = <T>(parse: () => T, fallback: T): T => {
-    try {
-      return parse();
-    } catch (error) {
-      problems.push((error as Error).message);
-      return fallback;
-    }
-  };
+  const read = (name: InputName): string => inputOrDefault(name, get(name));
+  const check = problemCollector(problems);
 
   const mispUrl = check(() => parseMispUrl(read('misp-url'), warnings), '');
   const mispKey = check(() => parseMispKey(read('misp-key')), '');

@@ -1,7 +1,7 @@
 /**
  * HTTP client for the MISP endpoints the action uses, on undici. It sends the headers MISP
- * needs to return JSON, turns every non-JSON or error reply into a MispApiError that says
- * what to fix, and never puts the API key in a message.
+ * needs to return JSON, and turns every non-JSON or error reply into a MispApiError that names
+ * the fix. The API key is replaced with *** wherever a reply quotes it.
  */
 import { type Dispatcher, request } from 'undici';
 import { buildDispatcher, type ConnectionSettings } from './http.ts';

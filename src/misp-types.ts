@@ -1,7 +1,7 @@
 /**
  * Wire types for the parts of the MISP REST API this action reads, and helpers that accept every
- * form MISP sends. MISP 2.5 sends ids, timestamps and sighting types as JSON strings and flags as
- * booleans; older servers and other tools send numbers, and `to_ids` as "0"/"1".
+ * form MISP sends. MISP 2.5 sends ids, timestamps and sighting types as JSON strings, and flags
+ * as booleans. Older servers and other tools send numbers, and `to_ids` as "0"/"1".
  */
 
 export type MispNumber = string | number;

@@ -965,7 +965,7 @@ function parseAllSettings(inputs, env) {
         core = (0,_settings_js__WEBPACK_IMPORTED_MODULE_12__/* .parseSettings */ .P$)((name) => inputs.get(name)?.value, new Date());
     }
     catch (error) {
-        if (!(error instanceof _input_error_js__WEBPACK_IMPORTED_MODULE_9__/* .InputError */ .d))
+        if (!(error instanceof _input_error_js__WEBPACK_IMPORTED_MODULE_9__/* .InputError */ .dz))
             throw error;
         problems.push(...error.problems);
     }
@@ -973,7 +973,7 @@ function parseAllSettings(inputs, env) {
         notifySettings = (0,_notify_settings_js__WEBPACK_IMPORTED_MODULE_11__/* .parseNotifySettings */ .W0)((name) => inputs.get(name)?.value ?? '', env);
     }
     catch (error) {
-        if (!(error instanceof _input_error_js__WEBPACK_IMPORTED_MODULE_9__/* .InputError */ .d))
+        if (!(error instanceof _input_error_js__WEBPACK_IMPORTED_MODULE_9__/* .InputError */ .dz))
             throw error;
         problems.push(...error.problems);
     }
@@ -1539,8 +1539,8 @@ function backoffDelayMs(attempt, policy, random) {
 ;// CONCATENATED MODULE: ./src/misp-types.ts
 /**
  * Wire types for the parts of the MISP REST API this action reads, and helpers that accept every
- * form MISP sends. MISP 2.5 sends ids, timestamps and sighting types as JSON strings and flags as
- * booleans; older servers and other tools send numbers, and `to_ids` as "0"/"1".
+ * form MISP sends. MISP 2.5 sends ids, timestamps and sighting types as JSON strings, and flags
+ * as booleans. Older servers and other tools send numbers, and `to_ids` as "0"/"1".
  */
 /** Reads a MISP number (string or number); returns NaN for anything else. */
 function toInteger(value) {
@@ -1571,8 +1571,8 @@ function toId(value) {
 ;// CONCATENATED MODULE: ./src/misp-client.ts
 /**
  * HTTP client for the MISP endpoints the action uses, on undici. It sends the headers MISP
- * needs to return JSON, turns every non-JSON or error reply into a MispApiError that says
- * what to fix, and never puts the API key in a message.
+ * needs to return JSON, and turns every non-JSON or error reply into a MispApiError that names
+ * the fix. The API key is replaced with *** wherever a reply quotes it.
  */
 
 
@@ -3003,8 +3003,12 @@ async function executeRun(settings, options) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   d: () => (/* binding */ InputError)
+/* harmony export */   N9: () => (/* binding */ inputOrDefault),
+/* harmony export */   X0: () => (/* binding */ problemCollector),
+/* harmony export */   dz: () => (/* binding */ InputError)
 /* harmony export */ });
+/* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7242);
+
 /** Invalid settings: one problem per input, each naming the input, the bad value and the fix. */
 class InputError extends Error {
     problems;
@@ -3013,6 +3017,26 @@ class InputError extends Error {
         this.name = 'InputError';
         this.problems = problems;
     }
+}
+/** Returns the trimmed input, or its default when it is unset or blank. */
+function inputOrDefault(name, value) {
+    const trimmed = value?.trim() ?? '';
+    return trimmed === '' ? _constants_js__WEBPACK_IMPORTED_MODULE_0__/* .INPUT_DEFAULTS */ .WJ[name] : trimmed;
+}
+/**
+ * Returns a function that runs one parser and, when it throws, records the message in `problems`
+ * and returns the fallback, so that one failed run lists every bad input instead of the first.
+ */
+function problemCollector(problems) {
+    return (parse, fallback) => {
+        try {
+            return parse();
+        }
+        catch (error) {
+            problems.push(error.message);
+            return fallback;
+        }
+    };
 }
 
 
@@ -3032,14 +3056,12 @@ class InputError extends Error {
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__webpack_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__webpack_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(7242);
-/* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(6236);
-/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(8750);
+/* harmony import */ var _input_error_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(6236);
+/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(8750);
 /**
  * Reads and validates the inputs of the two optional report sinks, e-mail and GitHub issue.
  * Checks run only for an enabled sink, so inputs kept for a disabled sink never fail a run.
  */
-
 
 
 
@@ -3061,25 +3083,14 @@ const MAIL_OPTION_KEYS = ['smtp_from', 'smtp_to', 'smtp_server'];
 function parseNotifySettings(get, env) {
     const problems = [];
     const warnings = [];
-    const read = (name) => {
-        const value = get(name).trim();
-        return value === '' ? _constants_js__WEBPACK_IMPORTED_MODULE_3__/* .INPUT_DEFAULTS */ .WJ[name] : value;
-    };
-    const check = (parse, fallback) => {
-        try {
-            return parse();
-        }
-        catch (error) {
-            problems.push(error.message);
-            return fallback;
-        }
-    };
-    const mailEnabled = check(() => (0,_settings_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBoolean */ .yG)('mail', read('mail')), false);
-    const issueEnabled = check(() => (0,_settings_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBoolean */ .yG)('issue', read('issue')), false);
+    const read = (name) => (0,_input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .inputOrDefault */ .N9)(name, get(name));
+    const check = (0,_input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .problemCollector */ .X0)(problems);
+    const mailEnabled = check(() => (0,_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBoolean */ .yG)('mail', read('mail')), false);
+    const issueEnabled = check(() => (0,_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBoolean */ .yG)('issue', read('issue')), false);
     const mail = mailEnabled ? parseMail(read, check, problems, warnings) : disabledMail(read);
     const issue = issueEnabled ? parseIssue(read, check, problems, env) : disabledIssue();
     if (problems.length > 0)
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d(problems);
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(problems);
     return { mail, issue, warnings };
 }
 function disabledMail(read) {
@@ -4233,19 +4244,8 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\r\n\\/]/;
 function parseSettings(get, now, io = defaultIo) {
     const problems = [];
     const warnings = [];
-    const read = (name) => {
-        const value = get(name)?.trim() ?? '';
-        return value === '' ? _constants_js__WEBPACK_IMPORTED_MODULE_0__/* .INPUT_DEFAULTS */ .WJ[name] : value;
-    };
-    const check = (parse, fallback) => {
-        try {
-            return parse();
-        }
-        catch (error) {
-            problems.push(error.message);
-            return fallback;
-        }
-    };
+    const read = (name) => (0,_input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .inputOrDefault */ .N9)(name, get(name));
+    const check = (0,_input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .problemCollector */ .X0)(problems);
     const mispUrl = check(() => parseMispUrl(read('misp-url'), warnings), '');
     const mispKey = check(() => parseMispKey(read('misp-key')), '');
     const mispVerifyTls = check(() => parseBoolean('misp-verify-tls', read('misp-verify-tls')), true);
@@ -4287,7 +4287,7 @@ function parseSettings(get, now, io = defaultIo) {
         trustedSources: splitList(read('trusted-sources')),
     };
     if (problems.length > 0)
-        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .d(problems);
+        throw new _input_error_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(problems);
     return { settings, warnings };
 }
 function parseMispUrl(text, warnings) {
